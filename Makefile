@@ -1,0 +1,50 @@
+# candor: two commands on a fresh machine — `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The stamp names the pyproject it was installed from, so editing dependencies reinstalls.
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install demo test lint types check-layers pytest bench serve clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "candor needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: build the demo jurisdiction (100,000 persons, 20,000 organisations), ingest it, summarise, serve.
+demo: $(STAMP)
+	mkdir -p demo
+	$(BIN)/candor demo --db sqlite:///demo/candor.db --dir demo
+
+## test: lint, types, layer contract, then the whole suite (PostgreSQL too when CANDOR_TEST_PG_URL is set).
+test: lint types check-layers pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+check-layers: $(STAMP)
+	$(BIN)/lint-imports
+
+# pytest exits 5 when it collected nothing; make treats any non-zero exit as failure.
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+## bench: the benchmark suite; prints a table, writes bench/results.json and the README table.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+serve: $(STAMP)
+	$(BIN)/candor serve
+
+clean:
+	rm -rf $(VENV) demo bench/work .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+from candor.cli import main
+
+main()

@@ -1,0 +1,42 @@
+"""create_app: settings, the store, the routers and the error table."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import candor
+from candor.api.problems import HANDLERS
+from candor.api.routers import health, records
+from candor.services.registry import load_registry
+from candor.settings import Settings
+from candor.store import open_store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for one deployment. The store is opened (and its schema checked) at start-up."""
+    settings = settings or Settings.load()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.registry = load_registry(settings)
+        app.state.store = open_store(settings.database_url)
+        try:
+            yield
+        finally:
+            app.state.store.close()
+
+    app = FastAPI(
+        title="candor",
+        version=candor.__version__,
+        summary="A credit information system with due process and a tamper-evident log.",
+        lifespan=lifespan,
+    )
+    for exc_type, handler in HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)
+    app.include_router(health.router)
+    app.include_router(records.router)
+    return app

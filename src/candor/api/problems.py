@@ -1,0 +1,85 @@
+"""Errors as RFC 9457 problem+json, from one table of exception type → handler.
+
+Only server errors are logged, and without request data: a request body may hold identifiers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from candor.errors import CandorError
+
+log = logging.getLogger("candor.api")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, type_: str, **extra: Any) -> JSONResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _candor_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CandorError)
+    if exc.STATUS >= 500:
+        log.error(
+            "%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc.detail
+        )
+    body = exc.to_problem()
+    return problem(
+        body.pop("status"), body.pop("title"), body.pop("detail"), body.pop("type"), **body
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's own error entries echo the offending input; candor never echoes request data.
+    errors = [
+        {"location": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    return problem(
+        422,
+        "Invalid request",
+        "the request does not match the schema; see `errors`",
+        "urn:candor:problem:invalid-request",
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(exc.status_code, str(exc.detail), str(exc.detail), f"urn:candor:problem:{slug}")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error(
+        "unexpected %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, None),
+    )
+    return problem(
+        500,
+        "Internal error",
+        "candor failed to handle this request; it has been logged",
+        "urn:candor:problem:internal",
+    )
+
+
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+HANDLERS: dict[type[Exception], Handler] = {
+    CandorError: _candor_error,
+    RequestValidationError: _validation_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

@@ -1,0 +1,14 @@
+"""Every command, registered on the app in the order `candor --help` lists them."""
+
+from __future__ import annotations
+
+import typer
+
+from candor.cli.commands import ingest, serve, setup, sources
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(setup.init)
+    app.add_typer(sources.app, name="sources")
+    app.command("ingest")(ingest.ingest)
+    app.command("serve")(serve.serve)

@@ -1,0 +1,28 @@
+"""Options every command takes (CONTRACT: `--db URL` and `--json`), declared once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from candor.settings import Settings
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="The store: sqlite:///path/candor.db or postgresql://…  "
+        "[default: $CANDOR_DATABASE_URL, else sqlite:///candor.db]",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON object on stdout and nothing else there."),
+]
+
+
+def settings_for(db: str | None) -> Settings:
+    return Settings.load(database_url=db)

@@ -1,0 +1,87 @@
+"""candor's exceptions. Each carries its HTTP status and an RFC 9457 problem type.
+
+    CandorError             500  internal            (type: urn:candor:problem:<slug>)
+    ├── InvalidInput        400  invalid-input       a bad argument, file header or setting value
+    │   └── RegistryError   400  invalid-registry    the record-type registry file is malformed
+    ├── Forbidden           403  forbidden           an action the caller may not take
+    ├── NotFound            404  not-found           an unknown source, subject, …
+    ├── Conflict            409  conflict            e.g. a source registered twice, differently
+    ├── PayloadTooLarge     413  payload-too-large   an API batch over the configured limit
+    └── ConfigurationError  500  configuration       the store or the secret is missing or unusable
+
+The API maps these through one table (``candor.api.problems``); the CLI prints ``detail`` and
+exits non-zero. ``detail`` is written for the person who must act on it and never contains a raw
+identifier or a name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CandorError(Exception):
+    """Base of every error candor raises on purpose."""
+
+    STATUS: ClassVar[int] = 500
+    TYPE: ClassVar[str] = "internal"
+    TITLE: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    @property
+    def problem_type(self) -> str:
+        return f"urn:candor:problem:{self.TYPE}"
+
+    def to_problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem object for this error."""
+        return {
+            "type": self.problem_type,
+            "title": self.TITLE,
+            "status": self.STATUS,
+            "detail": self.detail,
+            **self.extra,
+        }
+
+
+class InvalidInput(CandorError):
+    STATUS = 400
+    TYPE = "invalid-input"
+    TITLE = "Invalid input"
+
+
+class RegistryError(InvalidInput):
+    TYPE = "invalid-registry"
+    TITLE = "Invalid record-type registry"
+
+
+class Forbidden(CandorError):
+    STATUS = 403
+    TYPE = "forbidden"
+    TITLE = "Forbidden"
+
+
+class NotFound(CandorError):
+    STATUS = 404
+    TYPE = "not-found"
+    TITLE = "Not found"
+
+
+class Conflict(CandorError):
+    STATUS = 409
+    TYPE = "conflict"
+    TITLE = "Conflict"
+
+
+class PayloadTooLarge(CandorError):
+    STATUS = 413
+    TYPE = "payload-too-large"
+    TITLE = "Payload too large"
+
+
+class ConfigurationError(CandorError):
+    STATUS = 500
+    TYPE = "configuration"
+    TITLE = "Configuration error"

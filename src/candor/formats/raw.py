@@ -1,0 +1,76 @@
+"""The shape every reader produces: batches of rows as text columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from candor.domain.records import ATTRIBUTE_PREFIX, OPTIONAL_FIELDS, RECORD_FIELDS, REQUIRED_FIELDS
+from candor.domain.rejects import Reject
+from candor.errors import InvalidInput
+
+ROW_COLUMN = "row"
+
+
+@dataclass
+class RawBatch:
+    """Rows read from a file, before their values are checked.
+
+    ``frame`` has an Int64 ``row`` column and one String column per file column; an empty value
+    is null. Rows the reader could not make sense of are absent from ``frame`` and listed in
+    ``rejects``.
+    """
+
+    frame: pl.DataFrame
+    rejects: list[Reject] = field(default_factory=list)
+    position: int = 0  # bytes of the input consumed so far, for progress
+
+    @property
+    def rows_read(self) -> int:
+        return self.frame.height + len({r.row for r in self.rejects})
+
+
+def check_columns(columns: Iterable[str], attribute_names: frozenset[str], *, origin: str) -> None:
+    """Refuse a header that lacks a required column or has one candor does not know.
+
+    A misspelt column would otherwise be silently ignored and its data lost.
+    """
+    names = list(columns)
+    known = set(RECORD_FIELDS) | set(OPTIONAL_FIELDS)
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InvalidInput(f"{origin}: column {name!r} appears twice in the header")
+        seen.add(name)
+        if name in known:
+            continue
+        if name.startswith(ATTRIBUTE_PREFIX):
+            attr = name[len(ATTRIBUTE_PREFIX) :]
+            if attr not in attribute_names:
+                raise InvalidInput(
+                    f"{origin}: column {name!r}: no record type in the registry declares the "
+                    f"attribute {attr!r}"
+                )
+            continue
+        raise InvalidInput(
+            f"{origin}: unknown column {_shown(name)} in the header; expected the CONTRACT "
+            f"columns ({', '.join(RECORD_FIELDS)}), subject_kind, and attr.<name> columns"
+        )
+    missing = sorted(REQUIRED_FIELDS - seen)
+    if missing:
+        raise InvalidInput(f"{origin}: the header lacks required column(s): {', '.join(missing)}")
+
+
+def _shown(name: str) -> str:
+    # A header cell may hold anything, an identifier included if the header row is missing.
+    if name.isascii() and name.replace("_", "").replace(".", "").isalnum() and len(name) <= 40:
+        return repr(name)
+    return "(not shown)"
+
+
+def empty_frame(columns: Iterable[str]) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {ROW_COLUMN: pl.Int64()}
+    schema.update({c: pl.String() for c in columns})
+    return pl.DataFrame(schema=schema)

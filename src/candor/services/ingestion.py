@@ -1,0 +1,535 @@
+"""Ingestion: records from a source's file or API request into the store, each batch durably.
+
+A batch is read, checked column by column, its identifiers replaced by their keyed hashes, and
+then written in one transaction together with its rejects and its place in the ingestion's
+tally. Only after that transaction commits is the batch acknowledged (progress, the API's
+answer). Reading and checking the next batch runs on a second thread while the store writes
+the current one, so the two halves overlap.
+
+Idempotency: a source's ``source_record_id`` names one record. Sent again unchanged it counts
+as a duplicate; sent again changed it is rejected, because records are never edited — a
+correction is a new record whose ``refers_to`` names the old one.
+"""
+
+from __future__ import annotations
+
+import csv
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from candor.domain.pseudonyms import IdentifierHasher
+from candor.domain.registry import Registry
+from candor.domain.rejects import Reject
+from candor.domain.validation import CheckedBatch, RecordRules, check_batch
+from candor.errors import InvalidInput, PayloadTooLarge
+from candor.formats.csv_records import read_csv
+from candor.formats.jsonl_records import objects_batch, read_jsonl
+from candor.formats.raw import RawBatch
+from candor.services.secret import load_secret
+from candor.services.sources import get_source
+from candor.settings import Settings
+from candor.store import Store
+from candor.store import ingestions as runs
+from candor.store import records as record_rows
+from candor.store import subjects as subject_rows
+from candor.store.ingestions import BatchCounts
+from candor.store.records import StoredRecord
+from candor.store.sources import SourceRow
+from candor.store.subjects import NewIdentifier, Resolved
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+REJECT_COLUMNS = ("row", "field", "reason", "source_record_id")
+# A write that collides with a concurrent ingester (the same new subject, the same record id)
+# is retried from the start: by then the other writer's rows are visible and are reused.
+WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an ingestion stands after a committed batch."""
+
+    position: int  # bytes of the file consumed
+    rows_read: int
+    accepted: int
+    rejected: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    ingestion_id: int
+    rows_read: int
+    accepted: int
+    rejected: int  # rows, not reasons: a row can have several reasons
+    duplicates: int
+    rejects_path: Path | None = None
+    rejects: list[Reject] = field(default_factory=list)  # kept only for API batches
+
+    def summary(self) -> dict[str, Any]:
+        """The CONTRACT's answer to `candor ingest`."""
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "rejects": str(self.rejects_path) if self.rejects_path else None,
+        }
+
+
+@dataclass
+class _Prepared:
+    """A checked batch with identifiers replaced by their keyed hashes."""
+
+    records: pl.DataFrame  # CHECKED_COLUMNS minus `identifier`, plus `digest`
+    identifiers: list[NewIdentifier]
+    rejects: list[Reject]
+    duplicates: int
+    rows_read: int
+    position: int
+    first_row: int | None
+    last_row: int | None
+
+
+def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Prepared:
+    checked: CheckedBatch = check_batch(raw.frame, rules)
+    frame = checked.records
+    numbers = [*raw.frame.get_column("row").to_list(), *(r.row for r in raw.rejects)]
+    first, last = (min(numbers), max(numbers)) if numbers else (None, None)
+
+    # One hash per distinct identifier; a subject's records usually come together.
+    distinct = (
+        frame.select("identifier_scheme", "identifier", "subject_kind", "region_code", "birth_date")
+        .sort(pl.col("subject_kind") == "unknown")  # a known kind wins for `other` identifiers
+        .unique(subset=["identifier_scheme", "identifier"], keep="first", maintain_order=True)
+    )
+    digests = hasher.digests(
+        zip(
+            distinct.get_column("identifier_scheme").to_list(),
+            distinct.get_column("identifier").to_list(),
+            strict=True,
+        )
+    )
+    distinct = distinct.with_columns(pl.Series("digest", digests, dtype=pl.Binary))
+    identifiers = [
+        NewIdentifier(scheme, digest, kind, region, born)
+        for scheme, digest, kind, region, born in distinct.select(
+            "identifier_scheme", "digest", "subject_kind", "region_code", "birth_date"
+        ).iter_rows()
+    ]
+    frame = frame.join(
+        distinct.select("identifier_scheme", "identifier", "digest"),
+        on=["identifier_scheme", "identifier"],
+        how="left",
+        maintain_order="left",
+    ).drop("identifier")
+    return _Prepared(
+        records=frame,
+        identifiers=identifiers,
+        rejects=raw.rejects + checked.rejects,
+        duplicates=checked.duplicates,
+        rows_read=raw.rows_read,
+        position=raw.position,
+        first_row=first,
+        last_row=last,
+    )
+
+
+def _same(row: dict[str, Any], stored: StoredRecord) -> bool:
+    return bool(
+        stored.identifier_id == row["identifier_id"]
+        and stored.name == row["name"]
+        and stored.record_type == row["record_type"]
+        and stored.occurred_on == row["occurred_on"]
+        and stored.decided_on == row["decided_on"]
+        and stored.legal_basis == row["legal_basis"]
+        and stored.status == row["status"]
+        and stored.refers_to == row["refers_to"]
+        and stored.attributes == orjson.loads(row["attributes"])
+    )
+
+
+def _with_subjects(frame: pl.DataFrame, resolved: dict[bytes, Resolved]) -> pl.DataFrame:
+    """Add each row's subject_id, identifier_id and the subject's stored kind."""
+    ids = pl.DataFrame(
+        {
+            "digest": list(resolved),
+            "subject_id": [r.subject_id for r in resolved.values()],
+            "identifier_id": [r.identifier_id for r in resolved.values()],
+            "stored_kind": [r.kind for r in resolved.values()],
+        },
+        schema={
+            "digest": pl.Binary(),
+            "subject_id": pl.Int64(),
+            "identifier_id": pl.Int64(),
+            "stored_kind": pl.String(),
+        },
+    )
+    return frame.join(ids, on="digest", how="left", maintain_order="left")
+
+
+def _kind_conflicts() -> pl.Expr:
+    kind, stored = pl.col("subject_kind"), pl.col("stored_kind")
+    return (kind != "unknown") & (stored != "unknown") & (kind != stored)
+
+
+def _kind_conflict_reason(row: dict[str, Any]) -> str:
+    stored = row["stored_kind"]
+    article = "an" if stored == "organisation" else "a"
+    return f"this identifier already names {article} {stored}; the row says {row['subject_kind']}"
+
+
+class Ingestion:
+    """One ingestion run of one source: a file, or one API request."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        hasher: IdentifierHasher,
+        source: SourceRow,
+        *,
+        channel: str,
+        file_name: str | None,
+        today: date,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.hasher = hasher
+        self.rules = RecordRules(registry, source.mandate, today)
+        self._seq = 0
+        with store.write() as conn:
+            self.id = runs.start(conn, source.id, channel, file_name, datetime.now(UTC))
+        self.totals = BatchCounts(0, 0, 0, 0)
+
+    def prepare(self, raw: RawBatch) -> _Prepared:
+        return _prepare(raw, self.rules, self.hasher)
+
+    def commit(self, batch: _Prepared) -> list[Reject]:
+        """Write one prepared batch durably; return all its rejects. Retries on collisions."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self.store.write() as conn:
+                    rejects, counts = self._write(conn, batch)
+                break
+            except (IntegrityError, OperationalError) as e:
+                if attempt == WRITE_ATTEMPTS or not _retryable(e):
+                    raise
+        self._seq += 1
+        t = self.totals
+        self.totals = BatchCounts(
+            t.accepted + counts.accepted,
+            t.rejected + counts.rejected,
+            t.duplicates + counts.duplicates,
+            t.rows_read + counts.rows_read,
+        )
+        return rejects
+
+    def _write(self, conn: Connection, batch: _Prepared) -> tuple[list[Reject], BatchCounts]:
+        now = datetime.now(UTC)
+        source_id = self.source.id
+        rejects = list(batch.rejects)
+        resolved = subject_rows.resolve(conn, self.hasher.key_id, batch.identifiers, now)
+        frame = _with_subjects(batch.records, resolved)
+        srids = frame.get_column("source_record_id").to_list()
+        stored = record_rows.stored(conn, source_id, srids) if srids else {}
+        dropped: set[str] = set()  # rows of this batch that will not be inserted
+        duplicates = batch.duplicates
+
+        def refuse(row: dict[str, Any], fld: str, reason: str) -> None:
+            rejects.append(Reject(row["row"], fld, reason, row["source_record_id"]))
+            dropped.add(row["source_record_id"])
+
+        # The checks below look at few rows: conflicts and resubmissions are the exception.
+        for row in frame.filter(_kind_conflicts()).iter_rows(named=True):
+            refuse(row, "subject_kind", _kind_conflict_reason(row))
+        if stored:
+            for row in frame.filter(pl.col("source_record_id").is_in(list(stored))).iter_rows(
+                named=True
+            ):
+                if row["source_record_id"] in dropped:
+                    continue
+                if _same(row, stored[row["source_record_id"]]):
+                    duplicates += 1
+                    dropped.add(row["source_record_id"])
+                else:
+                    refuse(
+                        row,
+                        "source_record_id",
+                        "was accepted before with different content; records are never "
+                        "overwritten — send a correction as a new record with refers_to",
+                    )
+        referring = self._check_references(conn, frame, dropped, refuse)
+
+        accepted = (
+            frame.filter(~pl.col("source_record_id").is_in(list(dropped))) if dropped else frame
+        )
+        counts = BatchCounts(
+            accepted.height, len({r.row for r in rejects}), duplicates, batch.rows_read
+        )
+        batch_id = runs.add_batch(
+            conn, self.id, self._seq, (batch.first_row, batch.last_row), counts, now
+        )
+        record_rows.insert(conn, _record_tuples(accepted, source_id, batch_id))
+        record_rows.resolve_refers_to(conn, source_id, [s for s in referring if s not in dropped])
+        rejects.sort()
+        runs.add_rejects(conn, batch_id, rejects)
+        return rejects, counts
+
+    def _check_references(
+        self,
+        conn: Connection,
+        frame: pl.DataFrame,
+        dropped: set[str],
+        refuse: Callable[[dict[str, Any], str, str], None],
+    ) -> list[str]:
+        """Refuse rows whose ``refers_to`` names no record accepted before them; return the
+        source_record_ids of the rows that refer to something and stay."""
+        referring = frame.filter(pl.col("refers_to").is_not_null())
+        if referring.is_empty():
+            return []
+        targets = sorted(set(referring.get_column("refers_to").to_list()))
+        in_store = record_rows.existing_ids(conn, self.source.id, targets)
+        in_batch = dict(
+            frame.filter(pl.col("source_record_id").is_in(targets))
+            .select("source_record_id", "row")
+            .iter_rows()
+        )
+        kept: list[str] = []
+        # In file order, so that a refused row also refuses the rows that refer to it.
+        for row in referring.sort("row").iter_rows(named=True):
+            if row["source_record_id"] in dropped:
+                continue
+            target = row["refers_to"]
+            earlier = in_batch.get(target)
+            if target in in_store or (
+                earlier is not None and earlier < row["row"] and target not in dropped
+            ):
+                kept.append(row["source_record_id"])
+            else:
+                refuse(
+                    row,
+                    "refers_to",
+                    "names no earlier record from this source (it must have been accepted "
+                    "before, or come earlier in the same file)",
+                )
+        return kept
+
+    def finish(self, *, error: str | None = None) -> None:
+        with self.store.write() as conn:
+            runs.finish(conn, self.id, "failed" if error else "completed", datetime.now(UTC), error)
+
+
+def _retryable(e: Exception) -> bool:
+    text = str(getattr(e, "orig", e)).lower()
+    return (
+        isinstance(e, IntegrityError)
+        or "locked" in text
+        or "deadlock" in text
+        or ("could not serialize" in text)
+    )
+
+
+def _record_tuples(accepted: pl.DataFrame, source_id: int, batch_id: int) -> list[tuple[Any, ...]]:
+    """Accepted rows as tuples in ``records.INSERT_COLUMNS`` order, values in driver form."""
+    if accepted.is_empty():
+        return []
+    columns = accepted.select(
+        pl.lit(source_id, dtype=pl.Int64).alias("source_id"),
+        "source_record_id",
+        "subject_id",
+        "identifier_id",
+        "record_type",
+        "name",
+        pl.col("occurred_on").dt.to_string("%Y-%m-%d"),
+        pl.col("decided_on").dt.to_string("%Y-%m-%d"),
+        "legal_basis",
+        "status",
+        "refers_to",
+        "attributes",
+        pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
+    )
+    assert tuple(columns.columns) == record_rows.INSERT_COLUMNS
+    return columns.rows()
+
+
+class RejectsFile:
+    """The rejects of one ingestion as CSV: row, field, reason, source_record_id."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(REJECT_COLUMNS)
+
+    def write(self, rejects: Iterable[Reject]) -> None:
+        self._writer.writerows(
+            (r.row, r.field, r.reason, r.source_record_id or "") for r in rejects
+        )
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def default_rejects_path(path: Path) -> Path:
+    return path.with_name(path.name + ".rejects.csv")
+
+
+def file_format(path: Path, declared: str | None) -> str:
+    if declared:
+        if declared not in ("csv", "jsonl"):
+            raise InvalidInput("--format must be csv or jsonl")
+        return declared
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInput(
+            f"{path.name}: cannot tell the format from the extension; name it .csv or .jsonl, "
+            "or pass --format"
+        )
+    return fmt
+
+
+def _batches(path: Path, fmt: str, registry: Registry, batch_rows: int) -> Iterator[RawBatch]:
+    reader = read_csv if fmt == "csv" else read_jsonl
+    return reader(path, attribute_names=registry.attribute_names, batch_rows=batch_rows)
+
+
+_DONE = object()
+
+
+def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run ``items`` on a background thread, ``depth`` ahead of the consumer."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            buffer.put(e)
+
+    thread = threading.Thread(target=work, name="candor-ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def ingest_file(
+    store: Store,
+    settings: Settings,
+    registry: Registry,
+    path: Path,
+    source_name: str,
+    *,
+    rejects_path: Path | None = None,
+    fmt: str | None = None,
+    today: date | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> IngestResult:
+    """Ingest a CSV or JSON Lines file for a source; each batch is committed before the next.
+
+    Raises:
+        NotFound: the source is not registered.
+        InvalidInput: the file cannot be read as a record file (nothing of it was accepted,
+            or — for damage found later — everything before it was accepted and counted).
+    """
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    kind = file_format(path, fmt)
+    source = get_source(store, source_name)
+    hasher = load_secret(settings).identifier_hasher()
+    run = Ingestion(
+        store,
+        registry,
+        hasher,
+        source,
+        channel="file",
+        file_name=path.name[:255],
+        today=today or date.today(),
+    )
+    out = RejectsFile(rejects_path or default_rejects_path(path))
+    try:
+        prepared = (
+            run.prepare(raw) for raw in _batches(path, kind, registry, settings.ingest_batch_rows)
+        )
+        for batch in _prefetch(prepared):
+            out.write(run.commit(batch))
+            if on_progress:
+                t = run.totals
+                on_progress(
+                    Progress(batch.position, t.rows_read, t.accepted, t.rejected, t.duplicates)
+                )
+    except BaseException as e:
+        run.finish(error=str(e)[:2000] if not isinstance(e, KeyboardInterrupt) else "interrupted")
+        raise
+    finally:
+        out.close()
+    run.finish()
+    t = run.totals
+    return IngestResult(run.id, t.rows_read, t.accepted, t.rejected, t.duplicates, out.path)
+
+
+def ingest_objects(
+    store: Store,
+    settings: Settings,
+    registry: Registry,
+    source_name: str,
+    objects: list[Any],
+    *,
+    today: date | None = None,
+) -> IngestResult:
+    """Ingest one API request's records as one batch, committed before this returns."""
+    if len(objects) > settings.api_max_batch:
+        raise PayloadTooLarge(
+            f"a request may carry at most {settings.api_max_batch} records; this one has "
+            f"{len(objects)} — split it",
+            limit=settings.api_max_batch,
+        )
+    source = get_source(store, source_name)
+    hasher = load_secret(settings).identifier_hasher()
+    run = Ingestion(
+        store,
+        registry,
+        hasher,
+        source,
+        channel="api",
+        file_name=None,
+        today=today or date.today(),
+    )
+    try:
+        raw = objects_batch(objects, attribute_names=registry.attribute_names)
+        rejects = run.commit(run.prepare(raw))
+    except BaseException as e:
+        run.finish(error=str(e)[:2000])
+        raise
+    run.finish()
+    t = run.totals
+    return IngestResult(run.id, t.rows_read, t.accepted, t.rejected, t.duplicates, None, rejects)

@@ -1,0 +1,113 @@
+"""Every setting candor reads, declared once with its environment variable and help text.
+
+A command-line flag (``--db``) wins over the environment, which wins over the default.
+``tests/test_docs.py`` fails when a setting here is missing from the README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from candor.errors import InvalidInput
+
+
+def _meta(env: str, text: str) -> dict[str, str]:
+    return {"env": env, "help": text}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one candor process."""
+
+    database_url: str = field(
+        default="sqlite:///candor.db",
+        metadata=_meta(
+            "CANDOR_DATABASE_URL",
+            "The store: sqlite:///path/candor.db (the embedded default) or postgresql://user@host/db.",
+        ),
+    )
+    secret_file: Path = field(
+        default=Path("candor.secret"),
+        metadata=_meta(
+            "CANDOR_SECRET_FILE",
+            "File holding the deployment secret (identifier hashing, signing). `candor init` "
+            "creates it with mode 0600. Never commit it.",
+        ),
+    )
+    secret: str | None = field(
+        default=None,
+        metadata=_meta(
+            "CANDOR_SECRET",
+            "The deployment secret itself (the file's contents); when set, the file is not read.",
+        ),
+    )
+    registry_file: Path | None = field(
+        default=None,
+        metadata=_meta(
+            "CANDOR_REGISTRY_FILE",
+            "The record-type registry (YAML). Default: the sample registry shipped with candor.",
+        ),
+    )
+    ingest_batch_rows: int = field(
+        default=50_000,
+        metadata=_meta(
+            "CANDOR_INGEST_BATCH_ROWS",
+            "Rows validated and committed together when ingesting a file; each batch is one "
+            "durable transaction.",
+        ),
+    )
+    api_max_batch: int = field(
+        default=10_000,
+        metadata=_meta(
+            "CANDOR_API_MAX_BATCH",
+            "The most records one API ingest request may carry (larger requests get 413).",
+        ),
+    )
+    log_level: str = field(
+        default="INFO",
+        metadata=_meta(
+            "CANDOR_LOG_LEVEL",
+            "Logging level (DEBUG, INFO, WARNING, ERROR). Logs never carry identifiers or names.",
+        ),
+    )
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Resolve settings from overrides (flags), then the environment, then defaults."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if overrides.get(f.name) is not None:
+                values[f.name] = overrides[f.name]
+            elif (raw := environ.get(f.metadata["env"])) not in (None, ""):
+                values[f.name] = _parse(f, raw)
+        return cls(**values)
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidInput(f"{f.metadata['env']} must be a whole number") from None
+        if value <= 0:
+            raise InvalidInput(f"{f.metadata['env']} must be greater than zero")
+        return value
+    if "Path" in kind:
+        return Path(raw)
+    return raw
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, in declaration order."""
+    out = []
+    for f in dataclasses.fields(Settings):
+        default = "" if f.default is None else str(f.default)
+        out.append((f.metadata["env"], default, f.metadata["help"]))
+    return out

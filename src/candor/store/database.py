@@ -1,0 +1,162 @@
+"""Opening the store: engines, connection settings and the two kinds of transaction.
+
+SQLite gets WAL (readers never wait for the writer), ``synchronous=FULL`` (a commit is on disk
+before it is acknowledged), foreign keys on, and a busy timeout. Write transactions start with
+``BEGIN IMMEDIATE``: taking the write lock up front means two writers queue instead of one
+failing half-way with "database is locked".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from candor.errors import ConfigurationError, InvalidInput
+
+_WRITE = "candor_write"
+BUSY_TIMEOUT_MS = 60_000
+
+
+def normalise_url(url: str) -> str:
+    """A SQLAlchemy URL for a store URL; ``postgresql://`` means the psycopg 3 driver."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(
+            "the database URL is not valid; expected sqlite:///path/candor.db or "
+            "postgresql://user@host/db"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername not in ("sqlite", "postgresql+psycopg"):
+        raise InvalidInput(
+            f"unsupported database {parsed.drivername!r}; candor runs on sqlite and postgresql"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def display_url(url: str) -> str:
+    """The URL fit for messages: no password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(invalid URL)"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event, not the sqlite3 module, decide when transactions start.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode = WAL",
+        "synchronous = FULL",
+        "foreign_keys = ON",
+        f"busy_timeout = {BUSY_TIMEOUT_MS}",
+        "cache_size = -65536",  # 64 MiB of page cache for index maintenance during ingestion
+        "temp_store = MEMORY",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a store URL, with candor's connection settings."""
+    sa_url = normalise_url(url)
+    if sa_url.startswith("sqlite"):
+        database = make_url(sa_url).database
+        if database and database != ":memory:" and not Path(database).parent.exists():
+            raise ConfigurationError(
+                f"the directory for the store {display_url(url)} does not exist"
+            )
+        # NullPool: a SQLite connection is cheap to open, and a pooled one would keep the file
+        # open (and locked on some platforms) after the store is closed.
+        engine = create_engine(
+            sa_url,
+            poolclass=NullPool,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,  # parameters hold names and hashes: keep them out of errors
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(
+        sa_url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+    )
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the directory a SQLite store file will live in (for `candor init`)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.drivername == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Store:
+    """The store behind one database URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        return display_url(self.url)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on both engines)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed durably on exit, rolled back on error."""
+        with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+            yield conn
+
+    def has_table(self, name: str) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                return inspect(conn).has_table(name)
+        except OperationalError as e:
+            raise ConfigurationError(
+                f"cannot open the store {self.display_url}: {e.orig}"
+            ) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def open_store(url: str) -> Store:
+    """Open the store at ``url`` and check that its schema is current."""
+    from candor.store.migrate import check_current  # noqa: PLC0415 — migrate imports this module
+
+    store = Store(url)
+    try:
+        check_current(store)
+    except BaseException:
+        store.close()
+        raise
+    return store

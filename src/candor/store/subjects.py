@@ -1,0 +1,120 @@
+"""Subjects and the keyed hashes of their identifiers: finding them, creating them in bulk."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from candor.store.tables import identifiers, subjects
+
+# Stay well under SQLite's limit on bound parameters per statement.
+CHUNK = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class NewIdentifier:
+    """An identifier seen in a batch: its keyed hash and what it says about its subject."""
+
+    scheme: str
+    digest: bytes
+    kind: str
+    region_code: str | None
+    birth_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    identifier_id: int
+    subject_id: int
+    kind: str  # the subject's kind as stored (after this batch settled an unknown one)
+
+
+def new_ref() -> str:
+    """A subject's public reference: 80 random bits in hex, prefixed so it reads as a subject."""
+    return "S" + secrets.token_hex(10).upper()
+
+
+def find(conn: Connection, key_id: int, digests: Sequence[bytes]) -> dict[bytes, Resolved]:
+    """Known identifiers among ``digests`` (hashed under ``key_id``)."""
+    found: dict[bytes, Resolved] = {}
+    query = (
+        select(identifiers.c.digest, identifiers.c.id, identifiers.c.subject_id, subjects.c.kind)
+        .join(subjects, subjects.c.id == identifiers.c.subject_id)
+        .where(
+            identifiers.c.key_id == key_id, identifiers.c.digest.in_(bindparam("d", expanding=True))
+        )
+    )
+    for start in range(0, len(digests), CHUNK):
+        chunk = list(digests[start : start + CHUNK])
+        for digest, ident, subject, kind in conn.execute(query, {"d": chunk}):
+            found[bytes(digest)] = Resolved(ident, subject, kind)
+    return found
+
+
+def resolve(
+    conn: Connection, key_id: int, seen: Sequence[NewIdentifier], now: datetime
+) -> dict[bytes, Resolved]:
+    """Every identifier in ``seen`` mapped to its subject, creating subjects for new ones.
+
+    A subject of unknown kind (scheme ``other``) takes the kind a later record settles.
+    """
+    found = find(conn, key_id, [s.digest for s in seen])
+    settle = [
+        (found[s.digest].subject_id, s.kind, s.digest)
+        for s in seen
+        if s.digest in found and found[s.digest].kind == "unknown" and s.kind != "unknown"
+    ]
+    if settle:
+        conn.execute(
+            update(subjects)
+            .where(subjects.c.id == bindparam("sid"), subjects.c.kind == "unknown")
+            .values(kind=bindparam("k")),
+            [{"sid": sid, "k": kind} for sid, kind, _ in settle],
+        )
+        for sid, kind, digest in settle:
+            found[digest] = Resolved(found[digest].identifier_id, sid, kind)
+
+    new = [s for s in seen if s.digest not in found]
+    if not new:
+        return found
+    subject_ids = (
+        conn.execute(
+            insert(subjects).returning(subjects.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "ref": new_ref(),
+                    "kind": s.kind,
+                    "region_code": s.region_code,
+                    "birth_date": s.birth_date,
+                    "created_at": now,
+                }
+                for s in new
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    identifier_ids = (
+        conn.execute(
+            insert(identifiers).returning(identifiers.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "subject_id": sid,
+                    "scheme": s.scheme,
+                    "key_id": key_id,
+                    "digest": s.digest,
+                    "created_at": now,
+                }
+                for s, sid in zip(new, subject_ids, strict=True)
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    for s, sid, iid in zip(new, subject_ids, identifier_ids, strict=True):
+        found[s.digest] = Resolved(iid, sid, s.kind)
+    return found

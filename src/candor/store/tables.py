@@ -1,0 +1,169 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations create them; this is their source.
+
+Design rules, so that moving from SQLite to PostgreSQL is a change of configuration:
+- 64-bit integer keys (plain INTEGER on SQLite, where only that aliases the rowid);
+- dates as DATE, instants as UTC timestamps, attributes as JSON (JSONB on PostgreSQL);
+- no raw external identifier anywhere: ``identifiers.digest`` is their keyed hash;
+- records are never updated except to resolve ``refers_to_id`` in the batch that wrote them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+Instant = DateTime(timezone=True)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("created_at", Instant, nullable=False),
+)
+
+# The record types a source may submit. A record of any other type is rejected.
+source_mandates = Table(
+    "source_mandates",
+    metadata,
+    Column("source_id", ForeignKey("sources.id"), primary_key=True),
+    Column("record_type", String(80), primary_key=True),
+    Column("granted_at", Instant, nullable=False),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("id", Id, primary_key=True),
+    # The subject's public reference (URLs, the subject file): random, so it reveals nothing.
+    Column("ref", String(32), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    # Facts the identifier itself encodes, kept because the identifier is not: the region code
+    # (for regional breakdowns) and, for persons, the birth date (for identity resolution).
+    Column("region_code", String(6)),
+    Column("birth_date", Date),
+    Column("created_at", Instant, nullable=False),
+    CheckConstraint("kind IN ('person', 'organisation', 'unknown')", name="kind"),
+)
+
+# External identifiers, only as HMAC-SHA256 of "scheme:identifier" under key `key_id`.
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("scheme", String(16), nullable=False),
+    Column("key_id", SmallInteger, nullable=False),
+    Column("digest", LargeBinary(32), nullable=False),
+    Column("created_at", Instant, nullable=False),
+    UniqueConstraint("key_id", "digest"),
+)
+
+# One run of ingestion: a file from the CLI or a request to the API.
+ingestions = Table(
+    "ingestions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False, index=True),
+    Column("channel", String(8), nullable=False),
+    Column("file_name", String(255)),
+    Column("started_at", Instant, nullable=False),
+    Column("finished_at", Instant),
+    Column("status", String(16), nullable=False),
+    Column("rows_read", BigInteger, nullable=False, server_default="0"),
+    Column("accepted", BigInteger, nullable=False, server_default="0"),
+    Column("rejected", BigInteger, nullable=False, server_default="0"),
+    Column("duplicates", BigInteger, nullable=False, server_default="0"),
+    Column("error", Text),
+    CheckConstraint("channel IN ('file', 'api')", name="channel"),
+    CheckConstraint("status IN ('running', 'completed', 'failed')", name="status"),
+)
+
+# One committed batch of an ingestion: what was acknowledged, and when.
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("ingestion_id", ForeignKey("ingestions.id"), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    Column("first_row", BigInteger),
+    Column("last_row", BigInteger),
+    Column("accepted", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("committed_at", Instant, nullable=False),
+    UniqueConstraint("ingestion_id", "seq"),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("source_record_id", String(128), nullable=False),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("identifier_id", ForeignKey("identifiers.id"), nullable=False),
+    Column("record_type", String(80), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("decided_on", Date, nullable=False),
+    Column("legal_basis", String(1000), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("refers_to", String(128)),
+    Column("refers_to_id", ForeignKey("records.id")),
+    Column("attributes", Json, nullable=False),
+    Column("batch_id", ForeignKey("ingest_batches.id"), nullable=False),
+    # Idempotency: a source's own id names one record, once.
+    UniqueConstraint("source_id", "source_record_id"),
+    CheckConstraint("status IN ('final', 'under_review', 'overturned')", name="status"),
+    CheckConstraint("decided_on >= occurred_on", name="dates"),
+)
+# Partial: most records refer to nothing, and indexing their NULLs would slow every insert.
+Index(
+    "ix_records_refers_to_id",
+    records.c.refers_to_id,
+    sqlite_where=records.c.refers_to_id.is_not(None),
+    postgresql_where=records.c.refers_to_id.is_not(None),
+)
+
+# Why rows were not accepted, kept with the batch that read them.
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("batch_id", ForeignKey("ingest_batches.id"), nullable=False, index=True),
+    Column("row", BigInteger, nullable=False),
+    Column("source_record_id", String(128)),
+    Column("field", String(80), nullable=False),
+    Column("reason", String(500), nullable=False),
+)

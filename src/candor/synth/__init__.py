@@ -1,0 +1,1 @@
+"""The synthetic jurisdiction: a seeded population and its sources' record files."""
