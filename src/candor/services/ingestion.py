@@ -182,9 +182,13 @@ def _kind_conflicts() -> pl.Expr:
 
 
 def _kind_conflict_reason(row: dict[str, Any]) -> str:
-    stored = row["stored_kind"]
-    article = "an" if stored == "organisation" else "a"
-    return f"this identifier already names {article} {stored}; the row says {row['subject_kind']}"
+    def a(kind: str) -> str:
+        return f"an {kind}" if kind == "organisation" else f"a {kind}"
+
+    return (
+        f"the subject this identifier names is {a(row['stored_kind'])}, but this record is about "
+        f"{a(row['subject_kind'])} (by its record type or subject_kind)"
+    )
 
 
 class Ingestion:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DBAPIError
 
 
 @cache
@@ -46,9 +47,13 @@ def _copy(
     driver = conn.connection.driver_connection
     assert driver is not None
     names = ", ".join(f'"{c}"' for c in columns)
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as e:
+        # The driver's own error, raised past SQLAlchemy: wrap it as SQLAlchemy would, so that
+        # callers see one kind of IntegrityError on every engine.
+        raise DBAPIError.instance(statement, None, e, dbapi.Error, hide_parameters=True) from e
