@@ -86,7 +86,12 @@ EXPECTED_REJECTS = {
         "record_type",
         "unknown record type 'court.made_up_type'; it is not in the record-type registry",
     ),
-    ("6", "r5", "record_type", "record type 'finance.loan_default' is outside this source's mandate"),
+    (
+        "6",
+        "r5",
+        "record_type",
+        "record type 'finance.loan_default' is outside this source's mandate",
+    ),
     ("7", "r6", "identifier", "is required"),
     ("8", "r7", "decided_on", "is in the future"),
     ("9", "r8", "attr.amount", "must be a decimal number such as 1234.50"),
@@ -295,7 +300,9 @@ def test_batches_committed_before_a_broken_row_are_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A row longer than the reader's block cannot be read; make the block small to say so cheaply.
-    monkeypatch.setattr(csv_records, "BLOCK_BYTES", 256 << 10)
+    defaults = csv_records.read_csv.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "block_bytes", 256 << 10)
     rows = [record(f"r{i:05d}", PERSON_A) for i in range(3_000)]
     rows.append(record("huge", PERSON_A, legal_basis="x" * (1 << 20)))
     rows += [record(f"s{i:05d}", PERSON_A) for i in range(10)]
@@ -382,7 +389,9 @@ def test_concurrent_ingesters_neither_lose_nor_duplicate(
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=run, args=(s, c)) for s in ("court", "court2") for c in (1, 2)]
+    threads = [
+        threading.Thread(target=run, args=(s, c)) for s in ("court", "court2") for c in (1, 2)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -243,48 +243,53 @@ class Ingestion:
         rejects = list(batch.rejects)
         resolved = subject_rows.resolve(conn, self.hasher.key_id, batch.identifiers, now)
         frame = _with_subjects(batch.records, resolved)
-        srids = frame.get_column("source_record_id").to_list()
-        stored = record_rows.stored(conn, source_id, srids) if srids else {}
-        dropped: set[str] = set()  # rows of this batch that will not be inserted
-        duplicates = batch.duplicates
+        dropped: set[str] = set()  # rows of this batch refused before the insert
 
         def refuse(row: dict[str, Any], fld: str, reason: str) -> None:
             rejects.append(Reject(row["row"], fld, reason, row["source_record_id"]))
             dropped.add(row["source_record_id"])
 
-        # The checks below look at few rows: conflicts and resubmissions are the exception.
+        # These checks look at few rows: conflicts and corrections are the exception.
         for row in frame.filter(_kind_conflicts()).iter_rows(named=True):
             refuse(row, "subject_kind", _kind_conflict_reason(row))
-        if stored:
-            for row in frame.filter(pl.col("source_record_id").is_in(list(stored))).iter_rows(
-                named=True
-            ):
-                if row["source_record_id"] in dropped:
-                    continue
-                if _same(row, stored[row["source_record_id"]]):
-                    duplicates += 1
-                    dropped.add(row["source_record_id"])
-                else:
-                    refuse(
-                        row,
-                        "source_record_id",
-                        "was accepted before with different content; records are never "
-                        "overwritten — send a correction as a new record with refers_to",
-                    )
         referring = self._check_references(conn, frame, dropped, refuse)
-
-        accepted = (
+        candidates = (
             frame.filter(~pl.col("source_record_id").is_in(list(dropped))) if dropped else frame
         )
-        counts = BatchCounts(
-            accepted.height, len({r.row for r in rejects}), duplicates, batch.rows_read
-        )
+
         batch_id = runs.add_batch(
-            conn, self.id, self._seq, (batch.first_row, batch.last_row), counts, now
+            conn, self.id, self._seq, (batch.first_row, batch.last_row), now
         )
-        record_rows.insert(conn, _record_tuples(accepted, source_id, batch_id))
-        record_rows.resolve_refers_to(conn, source_id, [s for s in referring if s not in dropped])
+        inserted = record_rows.insert_new(conn, _record_tuples(candidates, source_id, batch_id))
+        duplicates = batch.duplicates
+        resubmitted: set[str] = set()
+        if inserted < candidates.height:
+            # Rows the unique index skipped were sent before: unchanged is a duplicate,
+            # changed is refused — a record is never overwritten.
+            srids = candidates.get_column("source_record_id").to_list()
+            stored = record_rows.stored(conn, source_id, srids, not_in_batch=batch_id)
+            resubmitted = set(stored)
+            for row in candidates.filter(pl.col("source_record_id").is_in(list(stored))).iter_rows(
+                named=True
+            ):
+                if _same(row, stored[row["source_record_id"]]):
+                    duplicates += 1
+                else:
+                    rejects.append(
+                        Reject(
+                            row["row"],
+                            "source_record_id",
+                            "was accepted before with different content; records are never "
+                            "overwritten — send a correction as a new record with refers_to",
+                            row["source_record_id"],
+                        )
+                    )
+        record_rows.resolve_refers_to(
+            conn, source_id, [s for s in referring if s not in resubmitted]
+        )
         rejects.sort()
+        counts = BatchCounts(inserted, len({r.row for r in rejects}), duplicates, batch.rows_read)
+        runs.count_batch(conn, self.id, batch_id, counts)
         runs.add_rejects(conn, batch_id, rejects)
         return rejects, counts
 

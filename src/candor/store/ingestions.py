@@ -45,10 +45,9 @@ def add_batch(
     ingestion_id: int,
     seq: int,
     rows: tuple[int | None, int | None],
-    counts: BatchCounts,
     now: datetime,
 ) -> int:
-    """Record a batch and add its counts to its ingestion; in the batch's own transaction."""
+    """Open a batch of an ingestion; its counts are set by ``count_batch`` before commit."""
     batch_id = conn.execute(
         insert(ingest_batches)
         .values(
@@ -56,13 +55,25 @@ def add_batch(
             seq=seq,
             first_row=rows[0],
             last_row=rows[1],
-            accepted=counts.accepted,
-            rejected=counts.rejected,
-            duplicates=counts.duplicates,
+            accepted=0,
+            rejected=0,
+            duplicates=0,
             committed_at=now,
         )
         .returning(ingest_batches.c.id)
     ).scalar_one()
+    return int(batch_id)
+
+
+def count_batch(conn: Connection, ingestion_id: int, batch_id: int, counts: BatchCounts) -> None:
+    """Set a batch's counts and add them to its ingestion, in the batch's own transaction."""
+    conn.execute(
+        update(ingest_batches)
+        .where(ingest_batches.c.id == batch_id)
+        .values(
+            accepted=counts.accepted, rejected=counts.rejected, duplicates=counts.duplicates
+        )
+    )
     conn.execute(
         update(ingestions)
         .where(ingestions.c.id == ingestion_id)
@@ -73,7 +84,6 @@ def add_batch(
             duplicates=ingestions.c.duplicates + counts.duplicates,
         )
     )
-    return int(batch_id)
 
 
 def add_rejects(conn: Connection, batch_id: int, found: Sequence[Reject]) -> None:

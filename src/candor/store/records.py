@@ -48,9 +48,9 @@ class StoredRecord:
 
 
 def stored(
-    conn: Connection, source_id: int, source_record_ids: Sequence[str]
+    conn: Connection, source_id: int, source_record_ids: Sequence[str], *, not_in_batch: int
 ) -> dict[str, StoredRecord]:
-    """Records this source already submitted under any of ``source_record_ids``."""
+    """Records this source submitted before batch ``not_in_batch`` under ``source_record_ids``."""
     query = select(
         records.c.source_record_id,
         records.c.identifier_id,
@@ -65,6 +65,7 @@ def stored(
     ).where(
         records.c.source_id == source_id,
         records.c.source_record_id.in_(bindparam("ids", expanding=True)),
+        records.c.batch_id != not_in_batch,
     )
     out: dict[str, StoredRecord] = {}
     for start in range(0, len(source_record_ids), CHUNK):
@@ -101,9 +102,14 @@ def existing_ids(conn: Connection, source_id: int, source_record_ids: Sequence[s
     return found
 
 
-def insert(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
-    """Insert record tuples in ``INSERT_COLUMNS`` order."""
-    insert_rows(conn, records, INSERT_COLUMNS, rows)
+def insert_new(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
+    """Insert record tuples (``INSERT_COLUMNS`` order) whose source id is new; skip the others.
+
+    Returns how many were inserted; the skipped ones are found with ``stored(…, before=…)``.
+    """
+    return insert_rows(
+        conn, records, INSERT_COLUMNS, rows, skip_conflicts_on=("source_id", "source_record_id")
+    )
 
 
 def resolve_refers_to(conn: Connection, source_id: int, source_record_ids: Sequence[str]) -> None:
