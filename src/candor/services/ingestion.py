@@ -43,7 +43,6 @@ from candor.store import ingestions as runs
 from candor.store import records as record_rows
 from candor.store import subjects as subject_rows
 from candor.store.ingestions import BatchCounts
-from candor.store.records import StoredRecord
 from candor.store.sources import SourceRow
 from candor.store.subjects import NewIdentifier, Resolved
 
@@ -143,17 +142,28 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
     )
 
 
-def _same(row: dict[str, Any], stored: StoredRecord) -> bool:
-    return bool(
-        stored.identifier_id == row["identifier_id"]
-        and stored.name == row["name"]
-        and stored.record_type == row["record_type"]
-        and stored.occurred_on == row["occurred_on"]
-        and stored.decided_on == row["decided_on"]
-        and stored.legal_basis == row["legal_basis"]
-        and stored.status == row["status"]
-        and stored.refers_to == row["refers_to"]
-        and stored.attributes == orjson.loads(row["attributes"])
+def _changed(candidates: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
+    """The candidates whose stored record under the same id differs from them."""
+    paired = candidates.select("row", "source_record_id", *record_rows.COMPARED).join(
+        stored, on="source_record_id", suffix="_stored"
+    )
+    plain = [c for c in record_rows.COMPARED if c != "attributes"]
+    same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in plain])
+    differ = paired.filter(~same | (pl.col("attributes") != pl.col("attributes_stored")))
+    # The JSON text can differ while the attributes are equal (PostgreSQL re-spaces JSONB):
+    # compare those rows parsed.
+    return differ.filter(
+        pl.Series(
+            [
+                not same_row or orjson.loads(mine) != orjson.loads(theirs)
+                for same_row, mine, theirs in differ.select(
+                    pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in plain]),
+                    "attributes",
+                    "attributes_stored",
+                ).iter_rows()
+            ],
+            dtype=pl.Boolean,
+        )
     )
 
 
@@ -257,9 +267,7 @@ class Ingestion:
             frame.filter(~pl.col("source_record_id").is_in(list(dropped))) if dropped else frame
         )
 
-        batch_id = runs.add_batch(
-            conn, self.id, self._seq, (batch.first_row, batch.last_row), now
-        )
+        batch_id = runs.add_batch(conn, self.id, self._seq, (batch.first_row, batch.last_row), now)
         inserted = record_rows.insert_new(conn, _record_tuples(candidates, source_id, batch_id))
         duplicates = batch.duplicates
         resubmitted: set[str] = set()
@@ -268,22 +276,19 @@ class Ingestion:
             # changed is refused — a record is never overwritten.
             srids = candidates.get_column("source_record_id").to_list()
             stored = record_rows.stored(conn, source_id, srids, not_in_batch=batch_id)
-            resubmitted = set(stored)
-            for row in candidates.filter(pl.col("source_record_id").is_in(list(stored))).iter_rows(
-                named=True
-            ):
-                if _same(row, stored[row["source_record_id"]]):
-                    duplicates += 1
-                else:
-                    rejects.append(
-                        Reject(
-                            row["row"],
-                            "source_record_id",
-                            "was accepted before with different content; records are never "
-                            "overwritten — send a correction as a new record with refers_to",
-                            row["source_record_id"],
-                        )
-                    )
+            resubmitted = set(stored.get_column("source_record_id").to_list())
+            changed = _changed(candidates, stored)
+            duplicates += stored.height - changed.height
+            rejects += [
+                Reject(
+                    row,
+                    "source_record_id",
+                    "was accepted before with different content; records are never "
+                    "overwritten — send a correction as a new record with refers_to",
+                    srid,
+                )
+                for row, srid in changed.select("row", "source_record_id").iter_rows()
+            ]
         record_rows.resolve_refers_to(
             conn, source_id, [s for s in referring if s not in resubmitted]
         )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -26,9 +26,9 @@ from sqlalchemy.exc import DBAPIError
 @cache
 def _sqlite_insert(table: Table, columns: tuple[str, ...], skip_on: tuple[str, ...]) -> str:
     statement = (
-        sqlite_insert(table).values(dict.fromkeys(columns)).on_conflict_do_nothing(
-            index_elements=list(skip_on)
-        )
+        sqlite_insert(table)
+        .values(dict.fromkeys(columns))
+        .on_conflict_do_nothing(index_elements=list(skip_on))
         if skip_on
         else insert(table).values(dict.fromkeys(columns))
     )
@@ -55,6 +55,30 @@ def insert_rows(
         return _copy(conn, table, cols, rows, skip_on)
     result = conn.exec_driver_sql(_sqlite_insert(table, cols, skip_on), list(rows))
     return int(result.rowcount)
+
+
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary-key values for ``table``, so a bulk insert needs no RETURNING.
+
+    On SQLite the caller holds the write lock (``Store.write`` begins IMMEDIATE), so the next
+    values after the largest are free; on PostgreSQL they come from the table's sequence.
+    """
+    if count == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+            f"FROM generate_series(1, {int(count)})"
+        )
+        return [int(r[0]) for r in rows]
+    start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(int(start) + 1, int(start) + 1 + count))
+
+
+def driver_value(conn: Connection, table: Table, column: str, value: Any) -> Any:
+    """``value`` as SQLAlchemy would hand it to the driver for ``table.column``."""
+    process = table.c[column].type.bind_processor(conn.dialect)
+    return value if process is None or value is None else process(value)
 
 
 def _quoted(names: Sequence[str]) -> str:

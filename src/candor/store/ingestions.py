@@ -70,9 +70,7 @@ def count_batch(conn: Connection, ingestion_id: int, batch_id: int, counts: Batc
     conn.execute(
         update(ingest_batches)
         .where(ingest_batches.c.id == batch_id)
-        .values(
-            accepted=counts.accepted, rejected=counts.rejected, duplicates=counts.duplicates
-        )
+        .values(accepted=counts.accepted, rejected=counts.rejected, duplicates=counts.duplicates)
     )
     conn.execute(
         update(ingestions)

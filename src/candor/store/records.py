@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+import polars as pl
+from sqlalchemy import Connection, Text, bindparam, cast, func, select, update
 
 from candor.store.bulk import insert_rows
-from candor.store.subjects import CHUNK
+from candor.store.sql import among
 from candor.store.tables import records
 
 # Column order of the tuples `insert` takes.
@@ -32,74 +30,62 @@ INSERT_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """The fields that decide whether a resubmitted row is the record already accepted."""
-
-    identifier_id: int
-    name: str
-    record_type: str
-    occurred_on: date
-    decided_on: date
-    legal_basis: str
-    status: str
-    refers_to: str | None
-    attributes: dict[str, Any]
+# The fields that decide whether a resubmitted row is the record already accepted.
+COMPARED: tuple[str, ...] = (
+    "identifier_id",
+    "name",
+    "record_type",
+    "occurred_on",
+    "decided_on",
+    "legal_basis",
+    "status",
+    "refers_to",
+    "attributes",
+)
 
 
 def stored(
     conn: Connection, source_id: int, source_record_ids: Sequence[str], *, not_in_batch: int
-) -> dict[str, StoredRecord]:
-    """Records this source submitted before batch ``not_in_batch`` under ``source_record_ids``."""
+) -> pl.DataFrame:
+    """Records this source submitted before batch ``not_in_batch`` under ``source_record_ids``.
+
+    Columns: source_record_id and ``COMPARED`` (attributes as JSON text).
+    """
     query = select(
         records.c.source_record_id,
-        records.c.identifier_id,
-        records.c.name,
-        records.c.record_type,
-        records.c.occurred_on,
-        records.c.decided_on,
-        records.c.legal_basis,
-        records.c.status,
-        records.c.refers_to,
-        records.c.attributes,
+        *(records.c[c] for c in COMPARED if c != "attributes"),
+        cast(records.c.attributes, Text).label("attributes"),
     ).where(
         records.c.source_id == source_id,
-        records.c.source_record_id.in_(bindparam("ids", expanding=True)),
+        among(conn, records.c.source_record_id, source_record_ids),
         records.c.batch_id != not_in_batch,
     )
-    out: dict[str, StoredRecord] = {}
-    for start in range(0, len(source_record_ids), CHUNK):
-        chunk = list(source_record_ids[start : start + CHUNK])
-        for row in conn.execute(query, {"ids": chunk}):
-            attributes = row.attributes
-            if isinstance(attributes, str):  # some drivers hand JSON back as text
-                attributes = json.loads(attributes)
-            out[row.source_record_id] = StoredRecord(
-                row.identifier_id,
-                row.name,
-                row.record_type,
-                row.occurred_on,
-                row.decided_on,
-                row.legal_basis,
-                row.status,
-                row.refers_to,
-                attributes,
-            )
-    return out
+    rows = conn.execute(query).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "source_record_id": pl.String(),
+            "identifier_id": pl.Int64(),
+            "name": pl.String(),
+            "record_type": pl.String(),
+            "occurred_on": pl.Date(),
+            "decided_on": pl.Date(),
+            "legal_basis": pl.String(),
+            "status": pl.String(),
+            "refers_to": pl.String(),
+            "attributes": pl.String(),
+        },
+        orient="row",
+    )
 
 
 def existing_ids(conn: Connection, source_id: int, source_record_ids: Sequence[str]) -> set[str]:
     """Which of ``source_record_ids`` this source has already submitted."""
     query = select(records.c.source_record_id).where(
         records.c.source_id == source_id,
-        records.c.source_record_id.in_(bindparam("ids", expanding=True)),
+        among(conn, records.c.source_record_id, source_record_ids),
     )
-    found: set[str] = set()
-    for start in range(0, len(source_record_ids), CHUNK):
-        found.update(
-            conn.execute(query, {"ids": list(source_record_ids[start : start + CHUNK])}).scalars()
-        )
-    return found
+    return set(conn.execute(query).scalars())
 
 
 def insert_new(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
+from candor.store.bulk import driver_value, insert_rows, reserve_ids
 from candor.store.tables import identifiers, subjects
 
 # Stay well under SQLite's limit on bound parameters per statement.
@@ -81,39 +82,33 @@ def resolve(
     new = [s for s in seen if s.digest not in found]
     if not new:
         return found
-    subject_ids = (
-        conn.execute(
-            insert(subjects).returning(subjects.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "ref": new_ref(),
-                    "kind": s.kind,
-                    "region_code": s.region_code,
-                    "birth_date": s.birth_date,
-                    "created_at": now,
-                }
-                for s in new
-            ],
-        )
-        .scalars()
-        .all()
+    subject_ids = reserve_ids(conn, subjects, len(new))
+    identifier_ids = reserve_ids(conn, identifiers, len(new))
+    created = driver_value(conn, subjects, "created_at", now)
+    insert_rows(
+        conn,
+        subjects,
+        ("id", "ref", "kind", "region_code", "birth_date", "created_at"),
+        [
+            (
+                sid,
+                new_ref(),
+                s.kind,
+                s.region_code,
+                driver_value(conn, subjects, "birth_date", s.birth_date),
+                created,
+            )
+            for s, sid in zip(new, subject_ids, strict=True)
+        ],
     )
-    identifier_ids = (
-        conn.execute(
-            insert(identifiers).returning(identifiers.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "subject_id": sid,
-                    "scheme": s.scheme,
-                    "key_id": key_id,
-                    "digest": s.digest,
-                    "created_at": now,
-                }
-                for s, sid in zip(new, subject_ids, strict=True)
-            ],
-        )
-        .scalars()
-        .all()
+    insert_rows(
+        conn,
+        identifiers,
+        ("id", "subject_id", "scheme", "key_id", "digest", "created_at"),
+        [
+            (iid, sid, s.scheme, key_id, s.digest, created)
+            for s, sid, iid in zip(new, subject_ids, identifier_ids, strict=True)
+        ],
     )
     for s, sid, iid in zip(new, subject_ids, identifier_ids, strict=True):
         found[s.digest] = Resolved(iid, sid, s.kind)
