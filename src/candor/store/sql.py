@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import orjson
 from sqlalchemy import (
     ARRAY,
-    Select,
     ColumnElement,
     Connection,
+    Select,
     String,
     any_,
     bindparam,
