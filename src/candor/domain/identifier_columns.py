@@ -46,7 +46,11 @@ def _uscc_check_ok(value: pl.Expr) -> pl.Expr:
 
 def resident_id_birth_date(value: pl.Expr) -> pl.Expr:
     """The birth date a resident ID encodes (null where it is not a calendar date)."""
-    return value.str.slice(6, 8).str.strptime(pl.Date, "%Y%m%d", strict=False)
+    digits = value.str.slice(6, 8)
+    # Polars knows a year 0 (1 BC); Python's dates, and so the scalar check, do not.
+    return pl.when(digits.str.slice(0, 4) != "0000").then(
+        digits.str.strptime(pl.Date, "%Y%m%d", strict=False)
+    )
 
 
 def problem(scheme: pl.Expr, value: pl.Expr, *, today: pl.Expr) -> pl.Expr:

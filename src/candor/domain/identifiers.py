@@ -142,7 +142,8 @@ def _parse_resident_id(value: str, today: date) -> ParsedIdentifier:
     if len(value) != RESIDENT_ID_LENGTH:
         raise InvalidIdentifier(RID_LENGTH)
     body, check = value[:17], value[17]
-    if not (body.isascii() and body.isdigit() and (check.isdigit() or check == "X")):
+    # ASCII only: str.isdigit() also accepts other scripts' digits, which the columns refuse.
+    if not (body.isascii() and body.isdigit() and check in RESIDENT_ID_CHECK_CHARS):
         raise InvalidIdentifier(RID_SHAPE)
     if body[:2] not in PROVINCES:
         raise InvalidIdentifier(RID_PROVINCE)

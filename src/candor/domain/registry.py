@@ -8,7 +8,7 @@ to is an error naming the offending field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -37,7 +37,9 @@ class DataCategory(StrEnum):
 PROHIBITED_DATA: dict[str, tuple[str, frozenset[str]]] = {
     "biometric": (
         "candor never identifies people biometrically",
-        frozenset({"biometric", "face", "facial", "fingerprint", "iris", "gait", "voiceprint"}),
+        frozenset(
+            {"biometric", "face", "facial", "fingerprint", "iris", "gait", "voice", "voiceprint"}
+        ),
     ),
     "emotion": (
         "candor never analyses emotions or expressions",
@@ -91,6 +93,7 @@ def prohibited_reason(name: str) -> str | None:
     if lowered in PROHIBITED_DATA:
         return PROHIBITED_DATA[lowered][0]
     words = set(lowered.split("_"))
+    words |= {w[:-1] for w in words if w.endswith("s")}  # plurals: fingerprints, locations
     for reason, terms in PROHIBITED_DATA.values():
         if words & terms or lowered in terms:
             return reason
@@ -201,6 +204,30 @@ class Registry(BaseModel):
         return frozenset(a for t in self.record_types.values() for a in t.attributes)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key repeated in one mapping.
+
+    Plain YAML keeps the last of two equal keys without a word, so a record type declared twice
+    would silently lose its first definition.
+    """
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, Hashable):
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def parse_registry(text: str, *, origin: str) -> Registry:
     """Parse and validate registry YAML.
 
@@ -208,7 +235,7 @@ def parse_registry(text: str, *, origin: str) -> Registry:
         RegistryError: naming ``origin`` and the path inside the file of each problem.
     """
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader
     except yaml.YAMLError as e:
         raise RegistryError(f"{origin}: not valid YAML: {e}") from e
     if not isinstance(data, Mapping):

@@ -44,10 +44,13 @@ EARLIEST_DATE = date(1900, 1, 1)
 # means an identifier is about to be stored in clear, which candor never does.
 _RESIDENT_ID_SHAPE = r"(^|[^0-9])[0-9]{17}[0-9Xx]($|[^0-9])"
 _TOKEN = r"^[A-Za-z0-9_.\-]{1,60}$"  # noqa: S105 — a pattern, not a password
+# A "token" with more digits than this may be an identifier in the wrong column (a resident ID, a
+# credit code, a passport or phone number): it is never repeated.
+_TOKEN_MAX_DIGITS = 5
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 _A_KIND = {SubjectKind.PERSON.value: "a person", SubjectKind.ORGANISATION.value: "an organisation"}
-_CONTROL_EXCEPT_TAB_NEWLINE = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+_CONTROL_EXCEPT_TAB_NEWLINE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # CR too: CRLF is a newline
 
 # Columns of a checked batch, in order. `identifier` is the normalised identifier in clear: the
 # ingestion service replaces it by its keyed hash before anything is written.
@@ -95,7 +98,7 @@ def _lit(text: str) -> pl.Expr:
 def _shown(col: pl.Expr) -> pl.Expr:
     """The value in quotes when it is a harmless token; otherwise a note that it is withheld."""
     return (
-        pl.when(col.str.contains(_TOKEN))
+        pl.when(col.str.contains(_TOKEN) & (col.str.count_matches("[0-9]") <= _TOKEN_MAX_DIGITS))
         .then(pl.format("'{}'", col))
         .otherwise(_lit("(value not shown)"))
     )
@@ -320,7 +323,12 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
                 pl.col("subject_kind").is_not_null()
                 & scheme_kind.is_not_null()
                 & (pl.col("subject_kind") != scheme_kind),
-                pl.format("contradicts the identifier scheme, which identifies a {}", scheme_kind),
+                pl.format(
+                    "contradicts the identifier scheme, which identifies {}",
+                    scheme_kind.replace_strict(
+                        _A_KIND, default="a subject", return_dtype=pl.String
+                    ),
+                ),
             ),
         ),
         "occurred_on": _first(*_date_checks(pl.col("occurred_on"), occurred, rules.today)),

@@ -48,8 +48,16 @@ class _CountingReader(io.RawIOBase):
         super().close()
 
 
-def read_csv(path: Path, *, attribute_names: frozenset[str], batch_rows: int) -> Iterator[RawBatch]:
+def read_csv(
+    path: Path,
+    *,
+    attribute_names: frozenset[str],
+    batch_rows: int,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[RawBatch]:
     """Yield the file's rows in batches of at most ``batch_rows``.
+
+    ``block_bytes`` is how much Arrow parses at a time; no row may be longer.
 
     Raises:
         InvalidInput: when the file cannot be read as a record file at all (empty, no header,
@@ -70,8 +78,11 @@ def read_csv(path: Path, *, attribute_names: frozenset[str], batch_rows: int) ->
     try:
         reader = pacsv.open_csv(
             source,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=block_bytes),
+            # Quoted values may hold line breaks; without this Arrow cuts blocks inside them.
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid_row
+            ),
             convert_options=pacsv.ConvertOptions(
                 # Binary, not string: a row with bad UTF-8 must be rejected alone, not fail the
                 # whole block in Arrow's converter.
@@ -81,9 +92,15 @@ def read_csv(path: Path, *, attribute_names: frozenset[str], batch_rows: int) ->
         )
     except pa.ArrowInvalid as e:
         counting.close()
-        raise InvalidInput(f"{origin}: cannot be read as CSV: {_arrow_message(e)}") from None
+        raise InvalidInput(
+            f"{origin}: cannot be read as CSV: {_arrow_message(e, block_bytes)}"
+        ) from None
 
-    names = reader.schema.names
+    try:
+        names = reader.schema.names
+    except UnicodeDecodeError:
+        counting.close()
+        raise InvalidInput(f"{origin}: the header is not valid UTF-8 text") from None
     try:
         check_columns(names, attribute_names, origin=origin)
         next_row = FIRST_DATA_ROW
@@ -93,14 +110,17 @@ def read_csv(path: Path, *, attribute_names: frozenset[str], batch_rows: int) ->
             except StopIteration:
                 break
             except pa.ArrowInvalid as e:
+                why = _arrow_message(e, block_bytes)
                 raise InvalidInput(
-                    f"{origin}: reading stopped after row {next_row - 1}: {_arrow_message(e)}; "
+                    f"{origin}: reading stopped after row {next_row - 1}: {why}; "
                     "the rows before it were processed"
                 ) from None
             numbers, next_row = _number_rows(block.num_rows, next_row, invalid)
             frame, rejects = _decode(block, numbers)
-            rejects.extend(r for _, r in invalid)
-            invalid.clear()
+            # Arrow may already have reported bad rows of blocks it has not handed over yet: they
+            # stay pending, so that the next block's rows are numbered around them.
+            rejects.extend(r for n, r in invalid if n < next_row)
+            invalid[:] = [(n, r) for n, r in invalid if n >= next_row]
             for start in range(0, max(frame.height, 1), batch_rows):
                 part = frame.slice(start, batch_rows)
                 # Structural rejects travel with the first slice of their block.
@@ -120,9 +140,7 @@ def _number_rows(
     if skipped:
         span = span[~np.isin(span, np.fromiter(skipped, dtype=np.int64))]
     numbers = span[:count]
-    last = int(numbers[-1]) if count else next_row - 1
-    last = max([last, *skipped])
-    return numbers, last + 1
+    return numbers, int(numbers[-1]) + 1 if count else next_row
 
 
 def _decode(block: pa.RecordBatch, numbers: np.ndarray) -> tuple[pl.DataFrame, list[Reject]]:
@@ -166,9 +184,12 @@ def _structural_reject(row: Any) -> Reject:
     return Reject(int(row.number), ROW, reason)
 
 
-def _arrow_message(e: Exception) -> str:
+def _arrow_message(e: Exception, block_bytes: int = BLOCK_BYTES) -> str:
     # Arrow's messages can quote the offending bytes; keep only its first clause.
     text = str(e).split(":", 1)[0].strip()
     if "straddl" in str(e):
-        return f"a row is longer than {BLOCK_BYTES >> 20} MiB"
+        size = f"{block_bytes >> 20} MiB" if block_bytes >= 1 << 20 else f"{block_bytes} bytes"
+        return f"a row is longer than {size}, or a quote is left open"
+    if "Empty CSV file" in str(e):
+        return "the file is empty, or its header line does not end with a line break"
     return text or type(e).__name__

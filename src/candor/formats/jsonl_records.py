@@ -124,8 +124,11 @@ class ObjectBatcher:
 
 
 def _key(key: Any) -> str:
+    """A key fit to name in a reject: short and printable, and not an identifier in disguise."""
     text = str(key)
-    return text if text.isascii() and text.isprintable() and len(text) <= 64 else "(unnamed key)"
+    digits = sum(ch.isdigit() for ch in text)
+    plain = text.isascii() and text.isprintable() and len(text) <= 64
+    return text if plain and digits <= 5 else "(unnamed key)"
 
 
 def read_jsonl(

@@ -42,7 +42,7 @@ def check_columns(columns: Iterable[str], attribute_names: frozenset[str], *, or
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise InvalidInput(f"{origin}: column {name!r} appears twice in the header")
+            raise InvalidInput(f"{origin}: column {_shown(name)} appears twice in the header")
         seen.add(name)
         if name in known:
             continue
@@ -50,8 +50,8 @@ def check_columns(columns: Iterable[str], attribute_names: frozenset[str], *, or
             attr = name[len(ATTRIBUTE_PREFIX) :]
             if attr not in attribute_names:
                 raise InvalidInput(
-                    f"{origin}: column {name!r}: no record type in the registry declares the "
-                    f"attribute {attr!r}"
+                    f"{origin}: column {_shown(name)}: no record type in the registry declares "
+                    f"the attribute {_shown(attr)}"
                 )
             continue
         raise InvalidInput(
@@ -65,7 +65,8 @@ def check_columns(columns: Iterable[str], attribute_names: frozenset[str], *, or
 
 def _shown(name: str) -> str:
     # A header cell may hold anything, an identifier included if the header row is missing.
-    if name.isascii() and name.replace("_", "").replace(".", "").isalnum() and len(name) <= 40:
+    plain = name.isascii() and name.replace("_", "").replace(".", "").isalnum()
+    if plain and len(name) <= 40 and sum(ch.isdigit() for ch in name) <= 5:
         return repr(name)
     return "(not shown)"
 
