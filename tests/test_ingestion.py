@@ -94,7 +94,7 @@ EXPECTED_REJECTS = {
     ),
     ("7", "r6", "identifier", "is required"),
     ("8", "r7", "decided_on", "is in the future"),
-    ("9", "r8", "attr.amount", "must be a decimal number such as 1234.50"),
+    ("9", "r8", "attr.amount", "must be a decimal number with at most 6 decimals, such as 1234.50"),
 }
 
 

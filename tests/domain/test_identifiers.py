@@ -455,3 +455,23 @@ def test_a_uscc_transposition_is_caught(raw: str, position: int) -> None:
         return
     swapped = raw[:position] + b + a + raw[position + 2 :]
     assert reason_of("cn_uscc", swapped) is not None
+
+
+@pytest.mark.parametrize("raw", ["11010519491231002X", "11010519491231002x", "91350100M000100Y43"])
+def test_a_chinese_identifier_under_scheme_other_is_sent_to_its_own_scheme(raw: str) -> None:
+    assert reason_of("other", raw) == ids.OTHER_LOOKS_CHINESE
+    frame = pl.DataFrame({"s": ["other"], "v": [raw]})
+    normalised = frame.select(ic.normalised(pl.col("s"), pl.col("v")).alias("v"))
+    [column_reason] = normalised.select(
+        ic.problem(pl.lit("other"), pl.col("v"), today=pl.lit(TODAY))
+    ).to_series().to_list()
+    assert column_reason == ids.OTHER_LOOKS_CHINESE
+
+
+def test_both_paths_normalise_other_identifiers_with_the_same_unicode_tables() -> None:
+    # Newer Unicode versions change some compositions; whichever Python candor runs on, the
+    # column path must give exactly the text the single-identifier path hashes.
+    for raw in ["\U00016d67\U00016d67", "Cafe\u0301", "\u212b", "id-\uac00\u11a8"]:
+        frame = pl.DataFrame({"s": ["other"], "v": [raw]})
+        [column] = frame.select(ic.normalised(pl.col("s"), pl.col("v"))).to_series().to_list()
+        assert column == ids.normalise(IdentifierScheme.OTHER, raw)

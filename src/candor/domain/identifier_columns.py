@@ -7,6 +7,8 @@ lets ingestion keep up with the store: row-by-row Python would cost more than th
 
 from __future__ import annotations
 
+import unicodedata
+
 import polars as pl
 
 from candor.domain import identifiers as ids
@@ -20,8 +22,20 @@ def normalised(scheme: pl.Expr, raw: pl.Expr) -> pl.Expr:
     text = raw.str.strip_chars(ids.BLANKS)
     return (
         pl.when(scheme == ids.IdentifierScheme.OTHER.value)
-        .then(text.str.normalize("NFC"))
+        .then(text.map_batches(_nfc, return_dtype=pl.String))
         .otherwise(text.str.to_uppercase())
+    )
+
+
+def _nfc(values: pl.Series) -> pl.Series:
+    """NFC by Python's own ``unicodedata``, not Polars' (which may know a newer Unicode): both
+    paths must produce the very same text, or one identifier would get two keyed hashes."""
+    if not values.str.contains(r"[^\x00-\x7f]").any():
+        return values  # ASCII is already NFC; almost every batch ends here
+    return pl.Series(
+        values.name,
+        [v if v is None or v.isascii() else unicodedata.normalize("NFC", v) for v in values],
+        dtype=pl.String,
     )
 
 
@@ -94,6 +108,8 @@ def problem(scheme: pl.Expr, value: pl.Expr, *, today: pl.Expr) -> pl.Expr:
         .then(pl.lit(ids.OTHER_TOO_LONG))
         .when(value.str.contains(ids.CONTROL_CHARS))
         .then(pl.lit(ids.OTHER_CONTROL))
+        .when(value.str.contains(ids.CHINESE_SHAPE))
+        .then(pl.lit(ids.OTHER_LOOKS_CHINESE))
     )
     return (
         pl.when(scheme == ids.IdentifierScheme.CN_RESIDENT_ID.value)

@@ -62,6 +62,13 @@ UNKNOWN_SCHEME = "unknown identifier scheme; expected cn_resident_id, cn_uscc or
 EMPTY = "is empty"
 OTHER_TOO_LONG = f"is longer than {OTHER_MAX_LENGTH} characters"
 OTHER_CONTROL = "contains control characters"
+OTHER_LOOKS_CHINESE = (
+    "has the shape of a resident ID or unified social credit code; submit it under "
+    "cn_resident_id or cn_uscc so that it is checked and finds its subject"
+)
+# A value under scheme `other` that a Chinese scheme would recognise. Accepting it would create
+# a second subject for someone already known by that identifier.
+CHINESE_SHAPE = r"(?i)^([0-9]{17}[0-9X]|[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10})$"
 RID_LENGTH = f"a resident ID has {RESIDENT_ID_LENGTH} characters"
 RID_SHAPE = "a resident ID is 17 digits followed by a digit or X"
 RID_PROVINCE = "region code does not start with a known province code"
@@ -74,6 +81,9 @@ USCC_SHAPE = (
 )
 USCC_REGION = "characters 3-8 (the region code) must be digits"
 USCC_CHECK = "check character does not match (GB 32100-2015)"
+
+
+_CHINESE = re.compile(CHINESE_SHAPE)
 
 
 class InvalidIdentifier(ValueError):
@@ -135,6 +145,8 @@ def parse_identifier(scheme: str, raw: str, *, today: date) -> ParsedIdentifier:
         raise InvalidIdentifier(OTHER_TOO_LONG)
     if _CONTROL.search(value):
         raise InvalidIdentifier(OTHER_CONTROL)
+    if _CHINESE.match(value):
+        raise InvalidIdentifier(OTHER_LOOKS_CHINESE)
     return ParsedIdentifier(kind, value)
 
 

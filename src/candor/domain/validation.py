@@ -406,13 +406,16 @@ def _attribute_value(
         )
     elif spec.type is AttributeType.DECIMAL:
         value = col.cast(pl.Float64, strict=False)
-        checks.append(
+        significant = col.str.replace_all(r"[^0-9]", "").str.strip_chars_start("0").str.len_chars()
+        checks += [
             (
                 ~col.str.contains(r"^[+-]?([0-9]{1,15}(\.[0-9]{0,6})?|\.[0-9]{1,6})$")
                 | value.is_null(),
-                "must be a decimal number such as 1234.50",
-            )
-        )
+                "must be a decimal number with at most 6 decimals, such as 1234.50",
+            ),
+            # Decimals are kept as binary floating point, exact to 15 significant digits.
+            (significant > 15, "has more than 15 significant digits"),
+        ]
     elif spec.type is AttributeType.BOOLEAN:
         value = col.str.to_lowercase().replace_strict(
             _BOOLEAN_TEXT, default=None, return_dtype=pl.Boolean
@@ -434,12 +437,21 @@ def _attribute_value(
         )
         checks.append(_no_identifier_inside(col))
     if spec.minimum is not None:
-        checks.append((value < spec.minimum, f"is below the minimum {spec.minimum:g}"))
+        checks.append((value < spec.minimum, f"is below the minimum {_number(spec.minimum)}"))
     if spec.maximum is not None:
-        checks.append((value > spec.maximum, f"is above the maximum {spec.maximum:g}"))
+        checks.append((value > spec.maximum, f"is above the maximum {_number(spec.maximum)}"))
     # A value that failed to parse must not also fail the range checks: guard them.
     guarded = [(col.is_not_null() & cond, reason) for cond, reason in checks]
     return value, guarded
+
+
+def _number(x: float) -> str:
+    return f"{int(x):,}" if x.is_integer() else f"{x:,}"
+
+
+# `"name":null` members, for dropping: an attribute not given is absent, not null. Inside a JSON
+# string every quote is escaped, so this cannot match text within a value.
+_NULL_MEMBER = r'"[a-z0-9_]+":null,|,"[a-z0-9_]+":null|"[a-z0-9_]+":null'
 
 
 def _attributes(
@@ -476,7 +488,11 @@ def _attributes(
             *[e.alias(c) for c, e in checks.items()],
         )
         rejects += _collect(reasons)
-        json = pl.struct(values).struct.json_encode() if values else _lit("{}")
+        json = (
+            pl.struct(values).struct.json_encode().str.replace_all(_NULL_MEMBER, "")
+            if values
+            else _lit("{}")
+        )
         encoded.append(rows.select(pl.col(ROW), json.alias("attributes")))
     if not encoded:
         return pl.DataFrame(schema={ROW: pl.Int64(), "attributes": pl.String()}), rejects
