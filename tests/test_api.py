@@ -68,7 +68,9 @@ def test_an_unknown_source_is_a_404_problem(client: TestClient) -> None:
 
 
 def test_an_oversized_batch_is_refused_whole(client: TestClient, settings: Settings) -> None:
-    objects = [as_object(record(f"r{i}", resident_id(i % 900))) for i in range(settings.api_max_batch + 1)]
+    objects = [
+        as_object(record(f"r{i}", resident_id(i % 900))) for i in range(settings.api_max_batch + 1)
+    ]
     response = client.post("/v1/sources/court/records", json={"records": objects})
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM

@@ -16,9 +16,8 @@ from candor.services.ingestion import ingest_file, ingest_objects
 from candor.services.sources import add_source
 from candor.settings import Settings
 from candor.store import Store
-from candor.store.tables import identifiers, ingest_batches, ingestions, metadata, records
+from candor.store.tables import identifiers, ingest_batches, ingestions, metadata, records, subjects
 from candor.store.tables import rejects as rejects_table
-from candor.store.tables import subjects
 from tests.conftest import TODAY
 from tests.helpers import (
     COURT_TYPES,

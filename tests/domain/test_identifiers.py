@@ -462,9 +462,11 @@ def test_a_chinese_identifier_under_scheme_other_is_sent_to_its_own_scheme(raw: 
     assert reason_of("other", raw) == ids.OTHER_LOOKS_CHINESE
     frame = pl.DataFrame({"s": ["other"], "v": [raw]})
     normalised = frame.select(ic.normalised(pl.col("s"), pl.col("v")).alias("v"))
-    [column_reason] = normalised.select(
-        ic.problem(pl.lit("other"), pl.col("v"), today=pl.lit(TODAY))
-    ).to_series().to_list()
+    [column_reason] = (
+        normalised.select(ic.problem(pl.lit("other"), pl.col("v"), today=pl.lit(TODAY)))
+        .to_series()
+        .to_list()
+    )
     assert column_reason == ids.OTHER_LOOKS_CHINESE
 
 
