@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import polars as pl
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from candor.domain.identifiers import IdentifierScheme
 from candor.domain.pseudonyms import IdentifierHasher
 from candor.domain.registry import Registry
 from candor.domain.rejects import Reject
@@ -51,6 +53,8 @@ REJECT_COLUMNS = ("row", "field", "reason", "source_record_id")
 # A write that collides with a concurrent ingester (the same new subject, the same record id)
 # is retried from the start: by then the other writer's rows are visible and are reused.
 WRITE_ATTEMPTS = 5
+# About 200 bytes each: a bound on the memory one run spends remembering resolved identifiers.
+KNOWN_IDENTIFIERS_MAX = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,24 @@ class _Prepared:
     position: int
     first_row: int | None
     last_row: int | None
+    # The record columns as Python lists, in ``_LIST_COLUMNS`` order, made on the reading thread
+    # so that the writing thread only zips them with the subject ids it resolves.
+    columns: list[list[Any]]
+
+
+# Record columns the writer inserts as they are; subject and identifier ids go in between.
+_LIST_COLUMNS = (
+    "source_record_id",
+    "record_type",
+    "name",
+    "occurred_on",
+    "decided_on",
+    "legal_basis",
+    "status",
+    "refers_to",
+    "attributes",
+    "digest",
+)
 
 
 def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Prepared:
@@ -130,6 +152,13 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
         how="left",
         maintain_order="left",
     ).drop("identifier")
+    columns = [
+        s.to_list()
+        for s in frame.select(
+            pl.col(c).dt.to_string("%Y-%m-%d") if c in ("occurred_on", "decided_on") else pl.col(c)
+            for c in _LIST_COLUMNS
+        ).get_columns()
+    ]
     return _Prepared(
         records=frame,
         identifiers=identifiers,
@@ -139,6 +168,7 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
         position=raw.position,
         first_row=first,
         last_row=last,
+        columns=columns,
     )
 
 
@@ -223,6 +253,10 @@ class Ingestion:
         with store.write() as conn:
             self.id = runs.start(conn, source.id, channel, file_name, datetime.now(UTC))
         self.totals = BatchCounts(0, 0, 0, 0)
+        # Identifiers this run has resolved in committed batches: a subject's records are spread
+        # over a file, and looking each identifier up once per run instead of once per batch
+        # takes a large share of the writing off the store.
+        self._known: dict[bytes, Resolved] = {}
 
     def prepare(self, raw: RawBatch) -> _Prepared:
         return _prepare(raw, self.rules, self.hasher)
@@ -232,12 +266,15 @@ class Ingestion:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self.store.write() as conn:
-                    rejects, counts = self._write(conn, batch)
+                    rejects, counts, resolved = self._write(conn, batch)
                 break
             except (IntegrityError, OperationalError) as e:
                 if attempt == WRITE_ATTEMPTS or not _retryable(e):
                     raise
         self._seq += 1
+        if len(self._known) > KNOWN_IDENTIFIERS_MAX:
+            self._known.clear()
+        self._known.update((d, r) for d, r in resolved.items() if r.kind != "unknown")
         t = self.totals
         self.totals = BatchCounts(
             t.accepted + counts.accepted,
@@ -247,33 +284,42 @@ class Ingestion:
         )
         return rejects
 
-    def _write(self, conn: Connection, batch: _Prepared) -> tuple[list[Reject], BatchCounts]:
+    def _write(
+        self, conn: Connection, batch: _Prepared
+    ) -> tuple[list[Reject], BatchCounts, dict[bytes, Resolved]]:
         now = datetime.now(UTC)
         source_id = self.source.id
         rejects = list(batch.rejects)
-        resolved = subject_rows.resolve(conn, self.hasher.key_id, batch.identifiers, now)
-        frame = _with_subjects(batch.records, resolved)
+        resolved = subject_rows.resolve(
+            conn, self.hasher.key_id, batch.identifiers, now, self._known
+        )
+        frame = batch.records
         dropped: set[str] = set()  # rows of this batch refused before the insert
 
         def refuse(row: dict[str, Any], fld: str, reason: str) -> None:
             rejects.append(Reject(row["row"], fld, reason, row["source_record_id"]))
             dropped.add(row["source_record_id"])
 
-        # These checks look at few rows: conflicts and corrections are the exception.
-        for row in frame.filter(_kind_conflicts()).iter_rows(named=True):
-            refuse(row, "subject_kind", _kind_conflict_reason(row))
-        referring = self._check_references(conn, frame, dropped, refuse)
-        candidates = (
-            frame.filter(~pl.col("source_record_id").is_in(list(dropped))) if dropped else frame
-        )
-
+        # These checks look at few rows: conflicts and corrections are the exception. Only an
+        # identifier of scheme `other` can disagree with its subject's kind.
+        if frame.get_column("identifier_scheme").eq(IdentifierScheme.OTHER.value).any():
+            for row in (
+                _with_subjects(frame, resolved).filter(_kind_conflicts()).iter_rows(named=True)
+            ):
+                refuse(row, "subject_kind", _kind_conflict_reason(row))
+        refused_here = {r.source_record_id: r.row for r in batch.rejects if r.source_record_id}
+        referring = self._check_references(conn, frame, dropped, refused_here, refuse)
         batch_id = runs.add_batch(conn, self.id, self._seq, (batch.first_row, batch.last_row), now)
-        inserted = record_rows.insert_new(conn, _record_tuples(candidates, source_id, batch_id))
+        rows = _record_tuples(batch, resolved, dropped, source_id, batch_id)
+        inserted = record_rows.insert_new(conn, rows)
         duplicates = batch.duplicates
         resubmitted: set[str] = set()
-        if inserted < candidates.height:
+        if inserted < len(rows):
             # Rows the unique index skipped were sent before: unchanged is a duplicate,
             # changed is refused — a record is never overwritten.
+            candidates = _with_subjects(frame, resolved)
+            if dropped:
+                candidates = candidates.filter(~pl.col("source_record_id").is_in(list(dropped)))
             srids = candidates.get_column("source_record_id").to_list()
             stored = record_rows.stored(conn, source_id, srids, not_in_batch=batch_id)
             resubmitted = set(stored.get_column("source_record_id").to_list())
@@ -296,13 +342,14 @@ class Ingestion:
         counts = BatchCounts(inserted, len({r.row for r in rejects}), duplicates, batch.rows_read)
         runs.count_batch(conn, self.id, batch_id, counts)
         runs.add_rejects(conn, batch_id, rejects)
-        return rejects, counts
+        return rejects, counts, resolved
 
     def _check_references(
         self,
         conn: Connection,
         frame: pl.DataFrame,
         dropped: set[str],
+        refused_here: dict[str, int],
         refuse: Callable[[dict[str, Any], str, str], None],
     ) -> list[str]:
         """Refuse rows whose ``refers_to`` names no record accepted before them; return the
@@ -328,6 +375,14 @@ class Ingestion:
                 earlier is not None and earlier < row["row"] and target not in dropped
             ):
                 kept.append(row["source_record_id"])
+            elif target in dropped and earlier is not None and earlier < row["row"]:
+                refuse(row, "refers_to", f"names the record of row {earlier}, which was rejected")
+            elif target in refused_here and refused_here[target] < row["row"]:
+                refuse(
+                    row,
+                    "refers_to",
+                    f"names the record of row {refused_here[target]}, which was rejected",
+                )
             else:
                 refuse(
                     row,
@@ -352,27 +407,35 @@ def _retryable(e: Exception) -> bool:
     )
 
 
-def _record_tuples(accepted: pl.DataFrame, source_id: int, batch_id: int) -> list[tuple[Any, ...]]:
-    """Accepted rows as tuples in ``records.INSERT_COLUMNS`` order, values in driver form."""
-    if accepted.is_empty():
-        return []
-    columns = accepted.select(
-        pl.lit(source_id, dtype=pl.Int64).alias("source_id"),
-        "source_record_id",
-        "subject_id",
-        "identifier_id",
-        "record_type",
-        "name",
-        pl.col("occurred_on").dt.to_string("%Y-%m-%d"),
-        pl.col("decided_on").dt.to_string("%Y-%m-%d"),
-        "legal_basis",
-        "status",
-        "refers_to",
-        "attributes",
-        pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
+def _record_tuples(
+    batch: _Prepared,
+    resolved: dict[bytes, Resolved],
+    dropped: set[str],
+    source_id: int,
+    batch_id: int,
+) -> list[tuple[Any, ...]]:
+    """The batch's rows not dropped, as tuples in ``records.INSERT_COLUMNS`` order."""
+    srid, rtype, name, occurred, decided, basis, status, refers, attrs, digests = batch.columns
+    subjects = [resolved[d] for d in digests]
+    rows = zip(
+        repeat(source_id),
+        srid,
+        [s.subject_id for s in subjects],
+        [s.identifier_id for s in subjects],
+        rtype,
+        name,
+        occurred,
+        decided,
+        basis,
+        status,
+        refers,
+        attrs,
+        repeat(batch_id),
+        strict=False,  # `repeat` is endless; the lists are of one length
     )
-    assert tuple(columns.columns) == record_rows.INSERT_COLUMNS
-    return columns.rows()
+    if not dropped:
+        return list(rows)
+    return [r for r in rows if r[1] not in dropped]
 
 
 class RejectsFile:

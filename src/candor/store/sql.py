@@ -7,10 +7,14 @@ from collections.abc import Sequence
 import orjson
 from sqlalchemy import (
     ARRAY,
+    Column,
     ColumnElement,
     Connection,
+    LargeBinary,
+    MetaData,
     Select,
     String,
+    Table,
     any_,
     bindparam,
     func,
@@ -35,3 +39,27 @@ def among(
         func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), type_=String))
     )
     return column.in_(unpacked.scalar_subquery())
+
+
+# A per-connection scratch table of keys, for joining many binary keys at once on SQLite.
+_keys = Table("candor_keys", MetaData(), Column("k", LargeBinary, primary_key=True))
+
+
+def binary_among(
+    conn: Connection, column: ColumnClause[bytes] | ColumnElement[bytes], values: Sequence[bytes]
+) -> ColumnElement[bool]:
+    """``column IN values`` for many binary keys (keyed hashes), as one bound value or one join.
+
+    PostgreSQL takes a ``bytea[]``. SQLite before 3.41 cannot decode hex inside SQL, so the keys
+    go into a temporary table of this connection, filled with one ``executemany``, and the
+    look-up is a join on the column's index.
+    """
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(LargeBinary)))
+    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS candor_keys (k BLOB PRIMARY KEY)")
+    conn.exec_driver_sql("DELETE FROM candor_keys")
+    if values:
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO candor_keys (k) VALUES (?)", [(v,) for v in values]
+        )
+    return column.in_(select(_keys.c.k))

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
 from candor.store.bulk import driver_value, insert_rows, reserve_ids
+from candor.store.sql import binary_among
 from candor.store.tables import identifiers, subjects
-
-# Stay well under SQLite's limit on bound parameters per statement.
-CHUNK = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,29 +39,35 @@ def new_ref() -> str:
 
 def find(conn: Connection, key_id: int, digests: Sequence[bytes]) -> dict[bytes, Resolved]:
     """Known identifiers among ``digests`` (hashed under ``key_id``)."""
-    found: dict[bytes, Resolved] = {}
+    if not digests:
+        return {}
     query = (
         select(identifiers.c.digest, identifiers.c.id, identifiers.c.subject_id, subjects.c.kind)
         .join(subjects, subjects.c.id == identifiers.c.subject_id)
-        .where(
-            identifiers.c.key_id == key_id, identifiers.c.digest.in_(bindparam("d", expanding=True))
-        )
+        .where(identifiers.c.key_id == key_id, binary_among(conn, identifiers.c.digest, digests))
     )
-    for start in range(0, len(digests), CHUNK):
-        chunk = list(digests[start : start + CHUNK])
-        for digest, ident, subject, kind in conn.execute(query, {"d": chunk}):
-            found[bytes(digest)] = Resolved(ident, subject, kind)
-    return found
+    return {
+        bytes(digest): Resolved(ident, subject, kind)
+        for digest, ident, subject, kind in conn.execute(query).all()
+    }
 
 
 def resolve(
-    conn: Connection, key_id: int, seen: Sequence[NewIdentifier], now: datetime
+    conn: Connection,
+    key_id: int,
+    seen: Sequence[NewIdentifier],
+    now: datetime,
+    known: Mapping[bytes, Resolved] | None = None,
 ) -> dict[bytes, Resolved]:
     """Every identifier in ``seen`` mapped to its subject, creating subjects for new ones.
 
-    A subject of unknown kind (scheme ``other``) takes the kind a later record settles.
+    ``known`` holds identifiers the caller resolved in committed transactions of its own and
+    whose subject's kind is settled; they are not looked up again. A subject of unknown kind
+    (scheme ``other``) takes the kind a later record settles.
     """
-    found = find(conn, key_id, [s.digest for s in seen])
+    known = known or {}
+    found = {s.digest: known[s.digest] for s in seen if s.digest in known}
+    found.update(find(conn, key_id, [s.digest for s in seen if s.digest not in found]))
     settle = [
         (found[s.digest].subject_id, s.kind, s.digest)
         for s in seen

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from candor.cli.commands import ingest, serve, setup, sources
+from candor.cli.commands import demo, ingest, serve, setup, sources
 
 
 def register(app: typer.Typer) -> None:
     app.command("init")(setup.init)
     app.add_typer(sources.app, name="sources")
     app.command("ingest")(ingest.ingest)
+    app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)

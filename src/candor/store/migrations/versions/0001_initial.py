@@ -1,8 +1,8 @@
-"""initial schema: sources, subjects, identifiers, records, ingestion
+"""Initial schema: sources and mandates, subjects and identifiers, records, ingestion runs.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:01:40.496042
+Create Date: 2026-11-23 12:48:00.193884
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def upgrade() -> None:
         sa.Column("birth_date", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('person', 'organisation', 'unknown')", name=op.f("ck_subjects_kind")
+            "kind = 'person' OR kind = 'organisation' OR kind = 'unknown'",
+            name=op.f("ck_subjects_kind"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subjects")),
         sa.UniqueConstraint("ref", name=op.f("uq_subjects_ref")),
@@ -76,9 +77,12 @@ def upgrade() -> None:
         sa.Column("rejected", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("duplicates", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.CheckConstraint("channel IN ('file', 'api')", name=op.f("ck_ingestions_channel")),
         sa.CheckConstraint(
-            "status IN ('running', 'completed', 'failed')", name=op.f("ck_ingestions_status")
+            "channel = 'file' OR channel = 'api'", name=op.f("ck_ingestions_channel")
+        ),
+        sa.CheckConstraint(
+            "status = 'running' OR status = 'completed' OR status = 'failed'",
+            name=op.f("ck_ingestions_status"),
         ),
         sa.ForeignKeyConstraint(
             ["source_id"], ["sources.id"], name=op.f("fk_ingestions_source_id_sources")
@@ -156,7 +160,8 @@ def upgrade() -> None:
         ),
         sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.CheckConstraint(
-            "status IN ('final', 'under_review', 'overturned')", name=op.f("ck_records_status")
+            "status = 'final' OR status = 'under_review' OR status = 'overturned'",
+            name=op.f("ck_records_status"),
         ),
         sa.CheckConstraint("decided_on >= occurred_on", name=op.f("ck_records_dates")),
         sa.ForeignKeyConstraint(
