@@ -231,6 +231,9 @@ def test_refers_to_must_name_an_earlier_record_of_the_source(
         )
         ids = dict(conn.execute(sa.select(records.c.source_record_id, records.c.id)).all())
     assert links == {"to-old": ids["old"], "to-to-old": ids["to-old"]}
+    reasons = {r["source_record_id"]: r["reason"] for r in read_rejects(result.rejects_path)}
+    assert reasons["to-bad"] == "names the record of row 6, which was rejected"
+    assert reasons["to-missing"].startswith("names no earlier record from this source")
 
 
 def test_csv_and_json_lines_give_the_same_records(

@@ -14,7 +14,7 @@ DbOption = Annotated[
         "--db",
         metavar="URL",
         help="The store: sqlite:///path/candor.db or postgresql://…  "
-        "[default: $CANDOR_DATABASE_URL, else sqlite:///candor.db]",
+        "(default: $CANDOR_DATABASE_URL, else sqlite:///candor.db)",
         show_default=False,
     ),
 ]
