@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
 from typing import Any
 
 import typer
@@ -50,7 +49,9 @@ def test_the_record_type_table_matches_the_registry() -> None:
     registry = load_registry(Settings.load(environ={}))
     rows = {
         m.group(1): (m.group(2), m.group(3))
-        for m in re.finditer(r"^\| `([a-z_.]+)` \| ([a-z, ]+) \| (.*) \|$", RECORD_FILES, re.M)
+        for m in re.finditer(
+            r"^\| `([a-z_]+\.[a-z_.]+)` \| ([a-z, ]+) \| (.*) \|$", RECORD_FILES, re.M
+        )
     }
     assert set(rows) == set(registry.record_types)
     for name, spec in registry.record_types.items():
