@@ -146,6 +146,15 @@ class AttributeSpec(BaseModel):
             raise ValueError("an enum attribute lists its values")
         if self.type is not AttributeType.ENUM and self.values is not None:
             raise ValueError("values apply only to enum attributes")
+        if self.values is not None and (
+            len(set(self.values)) != len(self.values) or not all(v.strip() for v in self.values)
+        ):
+            raise ValueError("enum values must be distinct and not blank")
+        if self.type is AttributeType.INTEGER and any(
+            bound is not None and not float(bound).is_integer()
+            for bound in (self.minimum, self.maximum)
+        ):
+            raise ValueError("an integer attribute's minimum and maximum are whole numbers")
         if self.type is not AttributeType.STRING and self.max_length is not None:
             raise ValueError("max_length applies only to string attributes")
         return self
