@@ -105,17 +105,11 @@ class _Prepared:
     columns: list[list[Any]]
 
 
-# Record columns the writer inserts as they are; subject and identifier ids go in between.
+# Record columns the writer inserts as they are (the ids it adds itself left out), and the keyed
+# hash that finds each row's subject.
+_ADDED_BY_WRITER = ("source_id", "subject_id", "identifier_id", "batch_id")
 _LIST_COLUMNS = (
-    "source_record_id",
-    "record_type",
-    "name",
-    "occurred_on",
-    "decided_on",
-    "legal_basis",
-    "status",
-    "refers_to",
-    "attributes",
+    *(c for c in record_rows.INSERT_COLUMNS if c not in _ADDED_BY_WRITER),
     "digest",
 )
 
