@@ -14,6 +14,7 @@ correction is a new record whose ``refers_to`` names the old one.
 from __future__ import annotations
 
 import csv
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +48,8 @@ from candor.store import subjects as subject_rows
 from candor.store.ingestions import BatchCounts
 from candor.store.sources import SourceRow
 from candor.store.subjects import NewIdentifier, Resolved
+
+log = logging.getLogger("candor.ingestion")
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 REJECT_COLUMNS = ("row", "field", "reason", "source_record_id")
@@ -266,6 +269,14 @@ class Ingestion:
                 if attempt == WRITE_ATTEMPTS or not _retryable(e):
                     raise
         self._seq += 1
+        log.debug(
+            "ingestion %d batch %d committed: %d accepted, %d rejected, %d duplicates",
+            self.id,
+            self._seq,
+            counts.accepted,
+            counts.rejected,
+            counts.duplicates,
+        )
         if len(self._known) > KNOWN_IDENTIFIERS_MAX:
             self._known.clear()
         self._known.update((d, r) for d, r in resolved.items() if r.kind != "unknown")
@@ -387,6 +398,26 @@ class Ingestion:
         return kept
 
     def finish(self, *, error: str | None = None) -> None:
+        t = self.totals
+        if error:
+            log.error(
+                "ingestion %d from %s failed after %d committed batches (%d accepted): %s",
+                self.id,
+                self.source.name,
+                self._seq,
+                t.accepted,
+                error,
+            )
+        else:
+            log.info(
+                "ingestion %d from %s: %d rows read, %d accepted, %d rejected, %d duplicates",
+                self.id,
+                self.source.name,
+                t.rows_read,
+                t.accepted,
+                t.rejected,
+                t.duplicates,
+            )
         with self.store.write() as conn:
             runs.finish(conn, self.id, "failed" if error else "completed", datetime.now(UTC), error)
 

@@ -80,7 +80,9 @@ def demo(
             f"serving the demo on http://{host}:{port}  (GET /health, OpenAPI /openapi.json, "
             "docs /docs); Ctrl-C stops"
         )
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level=settings.log_level.lower()
+        )
 
 
 def _render(summary: DemoSummary) -> None:

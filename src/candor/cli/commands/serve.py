@@ -23,4 +23,4 @@ def serve(
     settings = settings_for(db)
     open_store(settings.database_url).close()  # fail here, clearly, not inside the server
     stderr.print(f"candor API on http://{host}:{port}  (OpenAPI: /openapi.json, docs: /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
