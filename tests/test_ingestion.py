@@ -405,3 +405,19 @@ def test_concurrent_ingesters_neither_lose_nor_duplicate(
     with store.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(records)).scalar_one() == 8_000
         assert conn.execute(sa.select(sa.func.count()).select_from(subjects)).scalar_one() == 500
+
+
+def test_logs_never_carry_identifiers_or_names(
+    store: Store,
+    settings: Settings,
+    registry: Registry,
+    court: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    result = ingest(store, settings, registry, write_csv(tmp_path / "court.csv", mixed_rows()))
+    assert result.accepted == 3
+    assert f"ingestion {result.ingestion_id} from court" in caplog.text
+    for secret in (PERSON_A, PERSON_B, "张三"):
+        assert secret not in caplog.text
