@@ -9,6 +9,7 @@ CSV standard says; the rows it swallows are reported together as one rejected ro
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -23,27 +24,52 @@ from candor.domain.rejects import ROW, Reject
 from candor.errors import InvalidInput
 from candor.formats.raw import ROW_COLUMN, RawBatch, check_columns, empty_frame
 
-# Arrow must hold the longest row within one block; 64 MiB allows a 10 MB field with room.
-BLOCK_BYTES = 64 << 20
+# Arrow must hold the longest row within one block. 16 MiB allows a 10 MB field with room, and
+# keeps what a block costs once parsed and decoded (a few times its size) to well under 100 MiB.
+BLOCK_BYTES = 16 << 20
 FIRST_DATA_ROW = 2  # the header is row 1
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts the bytes Arrow has pulled from the file, for the progress bar."""
+# Blocks Arrow may read ahead of the block being processed. Left to itself Arrow's streaming
+# reader pulls the whole file into memory ahead of the parser; this keeps memory bounded by
+# the block size whatever the size of the file.
+READ_AHEAD_BLOCKS = 3
 
-    def __init__(self, raw: IO[bytes]) -> None:
+
+class _ThrottledReader(io.RawIOBase):
+    """The file as Arrow sees it: counts what Arrow has pulled (for the progress bar) and makes
+    Arrow's reading thread wait once it is ``READ_AHEAD_BLOCKS`` blocks ahead of the consumer."""
+
+    def __init__(self, raw: IO[bytes], block_bytes: int) -> None:
         self._raw = raw
+        self._block_bytes = block_bytes
+        self._limit = READ_AHEAD_BLOCKS * block_bytes
+        self._turn = threading.Condition()
         self.position = 0
 
     def readable(self) -> bool:
         return True
 
+    def consumed_block(self, blocks: int) -> None:
+        """The consumer has taken ``blocks`` blocks: Arrow may read that much further."""
+        with self._turn:
+            self._limit = (blocks + READ_AHEAD_BLOCKS) * self._block_bytes
+            self._turn.notify_all()
+
     def readinto(self, buffer: Any) -> int:
+        with self._turn:
+            while self.position >= self._limit and not self.closed:
+                self._turn.wait()
+        if self.closed:
+            return 0
         n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
         self.position += n or 0
         return n or 0
 
     def close(self) -> None:
+        with self._turn:
+            self._limit = 1 << 62
+            self._turn.notify_all()
         self._raw.close()
         super().close()
 
@@ -64,7 +90,7 @@ def read_csv(
             unknown or missing columns); rows already yielded stay valid.
     """
     origin = path.name
-    counting = _CountingReader(path.open("rb"))
+    counting = _ThrottledReader(path.open("rb"), block_bytes)
     source = pa.PythonFile(io.BufferedReader(counting, buffer_size=1 << 20), mode="r")
     known = list(dict.fromkeys([*RECORD_FIELDS, *OPTIONAL_FIELDS])) + [
         f"{ATTRIBUTE_PREFIX}{a}" for a in attribute_names
@@ -104,9 +130,12 @@ def read_csv(
     try:
         check_columns(names, attribute_names, origin=origin)
         next_row = FIRST_DATA_ROW
+        blocks = 0
         while True:
             try:
                 block = reader.read_next_batch()
+                blocks += 1
+                counting.consumed_block(blocks)
             except StopIteration:
                 break
             except pa.ArrowInvalid as e:
