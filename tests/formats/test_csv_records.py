@@ -19,7 +19,7 @@ from candor.domain.registry import parse_registry
 from candor.domain.rejects import Reject
 from candor.domain.validation import RecordRules, check_batch
 from candor.errors import InvalidInput
-from candor.formats.csv_records import read_csv
+from candor.formats.csv_records import READ_AHEAD_BLOCKS, read_csv
 
 ATTRIBUTES = frozenset({"case_no", "amount"})
 COLUMNS = [*RECORD_FIELDS, "attr.case_no", "attr.amount"]
@@ -425,3 +425,18 @@ def test_row_numbers_agree_with_python_csv(
     assert frame["row"].to_list() == [n for n, _ in good]
     got = frame.select(COLUMNS).rows() if frame.height else []
     assert got == [tuple(v if v != "" else None for v in fields) for _, fields in good]
+
+
+def test_the_reader_stays_a_few_blocks_ahead_of_its_consumer(tmp_path: Path) -> None:
+    # Streaming means memory bounded by the block size, not by the file: Arrow on its own would
+    # pull the whole file in before the first batch is used.
+    block = 64 << 10
+    rows = [line(f"r{i:06d}") for i in range(40_000)]  # about 4 MiB, some 60 blocks
+    path = write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n")
+    batches = read_csv(path, attribute_names=ATTRIBUTES, batch_rows=500, block_bytes=block)
+
+    first = next(batches)
+
+    assert first.position <= (READ_AHEAD_BLOCKS + 1) * block < path.stat().st_size // 10
+    positions = [b.position for b in batches]
+    assert positions[-1] == path.stat().st_size  # and it does get to the end

@@ -9,6 +9,7 @@ CSV standard says; the rows it swallows are reported together as one rejected ro
 from __future__ import annotations
 
 import io
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +60,11 @@ class _ThrottledReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         with self._turn:
             while self.position >= self._limit and not self.closed:
-                self._turn.wait()
+                # Arrow's own thread waits here; never past interpreter shutdown, where a
+                # thread still waiting would be killed holding Python state.
+                if sys.is_finalizing():
+                    return 0
+                self._turn.wait(timeout=0.2)
         if self.closed:
             return 0
         n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
@@ -91,7 +96,8 @@ def read_csv(
     """
     origin = path.name
     counting = _ThrottledReader(path.open("rb"), block_bytes)
-    source = pa.PythonFile(io.BufferedReader(counting, buffer_size=1 << 20), mode="r")
+    buffered = io.BufferedReader(counting, buffer_size=min(1 << 20, block_bytes))
+    source = pa.PythonFile(buffered, mode="r")
     known = list(dict.fromkeys([*RECORD_FIELDS, *OPTIONAL_FIELDS])) + [
         f"{ATTRIBUTE_PREFIX}{a}" for a in attribute_names
     ]

@@ -514,20 +514,28 @@ def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
     buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Hand ``item`` over unless the consumer has gone; True when handed over."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def work() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            buffer.put(_DONE)
+            offer(_DONE)
         except BaseException as e:  # handed to the consumer, which re-raises it
-            buffer.put(e)
+            offer(e)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # let the reader release its file and its threads now
+                close()
 
     thread = threading.Thread(target=work, name="candor-ingest-reader", daemon=True)
     thread.start()
