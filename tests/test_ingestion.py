@@ -236,6 +236,47 @@ def test_refers_to_must_name_an_earlier_record_of_the_source(
     assert reasons["to-missing"].startswith("names no earlier record from this source")
 
 
+def test_a_record_cannot_settle_another_subjects_record_or_predate_it(
+    store: Store, settings: Settings, registry: Registry, court: str, tmp_path: Path
+) -> None:
+    ingest(store, settings, registry, write_csv(tmp_path / "a.csv", [record("f1", PERSON_A)]))
+    rows = [
+        record("other", PERSON_B, refers_to="f1", decided_on="2025-03-01"),
+        record(
+            "early", PERSON_A, refers_to="f1", occurred_on="2025-01-01", decided_on="2025-01-20"
+        ),
+        record("fine", PERSON_A, refers_to="f1", decided_on="2025-02-01"),
+    ]
+    result = ingest(store, settings, registry, write_csv(tmp_path / "b.csv", rows))
+
+    assert result.rejects_path is not None
+    reasons = {r["source_record_id"]: r["reason"] for r in read_rejects(result.rejects_path)}
+    assert reasons == {
+        "other": (
+            "names a record about another subject; a record can only correct, revoke or settle "
+            "records about its own subject"
+        ),
+        "early": "is decided before the record it names",
+    }
+    assert stored_ids(store) == ["f1", "fine"]
+
+
+def test_the_rejects_file_never_overwrites_the_input(
+    store: Store, settings: Settings, registry: Registry, court: str, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "court.csv", [record("r1", PERSON_A)])
+    before = path.read_bytes()
+    with pytest.raises(InvalidInput, match="is the file being ingested"):
+        ingest_file(store, settings, registry, path, "court", rejects_path=path, today=TODAY)
+    assert path.read_bytes() == before
+    with pytest.raises(InvalidInput, match="cannot write the rejects"):
+        ingest_file(
+            store, settings, registry, path, "court", rejects_path=path / "x.csv", today=TODAY
+        )
+    with store.read() as conn:  # neither attempt left a run behind
+        assert conn.execute(sa.select(sa.func.count()).select_from(ingestions)).scalar_one() == 0
+
+
 def test_csv_and_json_lines_give_the_same_records(
     store: Store, settings: Settings, registry: Registry, court: str, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ Only server errors are logged, and without request data: a request body may hold
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from candor.errors import CandorError
+from candor.services.logs import describe_failure
 
 log = logging.getLogger("candor.api")
 PROBLEM_JSON = "application/problem+json"
@@ -61,12 +63,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The message is left out: a database error's message can quote the row it failed on.
     log.error(
-        "unexpected %s on %s %s",
-        type(exc).__name__,
+        "unexpected %s on %s %s\n%s",
+        describe_failure(exc),
         request.method,
         request.url.path,
-        exc_info=(type(exc), exc, None),
+        "".join(traceback.format_tb(exc.__traceback__)),
     )
     return problem(
         500,

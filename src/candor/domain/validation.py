@@ -18,7 +18,9 @@ from typing import Any
 
 import polars as pl
 
+from candor.domain import disclosure
 from candor.domain import identifier_columns as ic
+from candor.domain.disclosure import quoted_token
 from candor.domain.identifiers import (
     BLANKS,
     CONTROL_CHARS,
@@ -40,13 +42,6 @@ from candor.domain.subjects import SubjectKind
 
 ROW = "row"
 EARLIEST_DATE = date(1900, 1, 1)
-# Shaped like a resident ID (17 digits and a check character): such a run in a free-text field
-# means an identifier is about to be stored in clear, which candor never does.
-_RESIDENT_ID_SHAPE = r"(^|[^0-9])[0-9]{17}[0-9Xx]($|[^0-9])"
-_TOKEN = r"^[A-Za-z0-9_.\-]{1,60}$"  # noqa: S105 — a pattern, not a password
-# A "token" with more digits than this may be an identifier in the wrong column (a resident ID, a
-# credit code, a passport or phone number): it is never repeated.
-_TOKEN_MAX_DIGITS = 5
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 _A_KIND = {SubjectKind.PERSON.value: "a person", SubjectKind.ORGANISATION.value: "an organisation"}
@@ -95,15 +90,6 @@ def _lit(text: str) -> pl.Expr:
     return pl.lit(text, dtype=pl.String)
 
 
-def _shown(col: pl.Expr) -> pl.Expr:
-    """The value in quotes when it is a harmless token; otherwise a note that it is withheld."""
-    return (
-        pl.when(col.str.contains(_TOKEN) & (col.str.count_matches("[0-9]") <= _TOKEN_MAX_DIGITS))
-        .then(pl.format("'{}'", col))
-        .otherwise(_lit("(value not shown)"))
-    )
-
-
 def _first(*branches: tuple[pl.Expr, pl.Expr | str]) -> pl.Expr:
     """The reason of the first failing condition, or null."""
     chain: Any = None  # pl.Then, then pl.ChainedThen: one when/then chain evaluates once
@@ -132,7 +118,8 @@ def _text_checks(
 
 def _no_identifier_inside(col: pl.Expr) -> tuple[pl.Expr, str]:
     return (
-        col.str.contains(_RESIDENT_ID_SHAPE),
+        # A resident-ID-shaped run in a free-text field would store an identifier in clear.
+        col.str.contains(disclosure.RESIDENT_ID_SHAPE),
         "must not contain a personal identifier (18-character ID numbers go in the "
         "identifier column only)",
     )
@@ -270,7 +257,7 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
                 ~scheme.is_in(schemes),
                 pl.format(
                     "unknown identifier scheme {}; expected cn_resident_id, cn_uscc or other",
-                    _shown(scheme),
+                    quoted_token(scheme),
                 ),
             ),
         ),
@@ -293,19 +280,21 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
                 ~record_type.is_in(known_types),
                 pl.format(
                     "unknown record type {}; it is not in the record-type registry",
-                    _shown(record_type),
+                    quoted_token(record_type),
                 ),
             ),
             (
                 ~record_type.is_in(sorted(rules.mandate)),
-                pl.format("record type {} is outside this source's mandate", _shown(record_type)),
+                pl.format(
+                    "record type {} is outside this source's mandate", quoted_token(record_type)
+                ),
             ),
             (
                 (kind != SubjectKind.UNKNOWN.value)
                 & ~allowed_kinds.str.contains(kind, literal=True),
                 pl.format(
                     "record type {} applies to {} only, but the identifier names {}",
-                    _shown(record_type),
+                    quoted_token(record_type),
                     allowed_kinds.str.replace(",", "s or ") + "s",
                     kind.replace_strict(_A_KIND, default="a subject", return_dtype=pl.String),
                 ),
@@ -351,7 +340,7 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
                 ~pl.col("status").is_in(statuses),
                 pl.format(
                     "{} is not a status; expected final, under_review or overturned",
-                    _shown(pl.col("status")),
+                    quoted_token(pl.col("status")),
                 ),
             ),
         ),
@@ -375,7 +364,7 @@ def _collect(reasons: pl.DataFrame) -> list[Reject]:
     ).drop_nulls("reason")
     srids = long["_srid"].to_list()
     return [
-        Reject(row, fld, reason, _safe_srid(srid))
+        Reject(row, fld, reason, disclosure.source_record_id(srid))
         for row, fld, reason, srid in zip(
             long[ROW].to_list(),
             long["field"].to_list(),
@@ -384,14 +373,6 @@ def _collect(reasons: pl.DataFrame) -> list[Reject]:
             strict=True,
         )
     ]
-
-
-def _safe_srid(srid: str | None) -> str | None:
-    """A source_record_id fit to repeat in a reject: short, printable, not an identifier."""
-    if srid is None or len(srid) > SOURCE_RECORD_ID_MAX or not srid.isprintable():
-        return None
-    digits = sum(ch.isdigit() for ch in srid)
-    return None if digits >= 17 else srid
 
 
 def _attribute_value(
@@ -520,7 +501,7 @@ def _repeated_ids(valid: pl.DataFrame) -> tuple[pl.DataFrame, int, list[Reject]]
             "source_record_id",
             f"repeats the id of row {first} with different content; send a correction as a new "
             "record with refers_to",
-            _safe_srid(srid),
+            disclosure.source_record_id(srid),
         )
         for row, first, srid in paired.filter(~pl.col("_same"))
         .select(ROW, f"{ROW}_first", "source_record_id")

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import polars as pl
 
+from candor.domain import disclosure
+from candor.domain.disclosure import token
 from candor.domain.records import ATTRIBUTE_PREFIX, OPTIONAL_FIELDS, RECORD_FIELDS
 from candor.domain.rejects import ROW, Reject
 from candor.formats.raw import ROW_COLUMN, RawBatch
@@ -65,8 +67,7 @@ class ObjectBatcher:
             return
         values: list[Any] = [None] * len(self._columns)
         values[0] = row
-        srid = obj.get("source_record_id")
-        srid = srid if isinstance(srid, str) else None
+        srid = disclosure.source_record_id(obj.get("source_record_id"))
         problems: list[Reject] = []
         for key, value in obj.items():
             if key == ATTRIBUTES_KEY:
@@ -124,11 +125,8 @@ class ObjectBatcher:
 
 
 def _key(key: Any) -> str:
-    """A key fit to name in a reject: short and printable, and not an identifier in disguise."""
-    text = str(key)
-    digits = sum(ch.isdigit() for ch in text)
-    plain = text.isascii() and text.isprintable() and len(text) <= 64
-    return text if plain and digits <= 5 else "(unnamed key)"
+    """A key fit to name in a reject: a harmless token, not an identifier in disguise."""
+    return token(key) or "(unnamed key)"
 
 
 def read_jsonl(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from candor.domain.disclosure import token
 from candor.domain.records import ATTRIBUTE_PREFIX, OPTIONAL_FIELDS, RECORD_FIELDS, REQUIRED_FIELDS
 from candor.domain.rejects import Reject
 from candor.errors import InvalidInput
@@ -65,10 +66,8 @@ def check_columns(columns: Iterable[str], attribute_names: frozenset[str], *, or
 
 def _shown(name: str) -> str:
     # A header cell may hold anything, an identifier included if the header row is missing.
-    plain = name.isascii() and name.replace("_", "").replace(".", "").isalnum()
-    if plain and len(name) <= 40 and sum(ch.isdigit() for ch in name) <= 5:
-        return repr(name)
-    return "(not shown)"
+    shown = token(name)
+    return repr(shown) if shown is not None else "(not shown)"
 
 
 def empty_frame(columns: Iterable[str]) -> pl.DataFrame:

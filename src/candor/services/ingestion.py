@@ -13,11 +13,8 @@ correction is a new record whose ``refers_to`` names the old one.
 
 from __future__ import annotations
 
-import csv
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import repeat
@@ -31,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from candor.domain.identifiers import IdentifierScheme
 from candor.domain.pseudonyms import IdentifierHasher
+from candor.domain.references import Referable, Reference, Refusal, check_references
 from candor.domain.registry import Registry
 from candor.domain.rejects import Reject
 from candor.domain.validation import CheckedBatch, RecordRules, check_batch
@@ -38,6 +36,9 @@ from candor.errors import InvalidInput, PayloadTooLarge
 from candor.formats.csv_records import read_csv
 from candor.formats.jsonl_records import objects_batch, read_jsonl
 from candor.formats.raw import RawBatch
+from candor.formats.rejects_file import RejectsFile, default_rejects_path, file_format
+from candor.services.background import prefetch
+from candor.services.logs import describe_failure
 from candor.services.secret import load_secret
 from candor.services.sources import get_source
 from candor.settings import Settings
@@ -51,8 +52,6 @@ from candor.store.subjects import NewIdentifier, Resolved
 
 log = logging.getLogger("candor.ingestion")
 
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-REJECT_COLUMNS = ("row", "field", "reason", "source_record_id")
 # A write that collides with a concurrent ingester (the same new subject, the same record id)
 # is retried from the start: by then the other writer's rows are visible and are reused.
 WRITE_ATTEMPTS = 5
@@ -312,8 +311,13 @@ class Ingestion:
                 _with_subjects(frame, resolved).filter(_kind_conflicts()).iter_rows(named=True)
             ):
                 refuse(row, "subject_kind", _kind_conflict_reason(row))
-        refused_here = {r.source_record_id: r.row for r in batch.rejects if r.source_record_id}
-        referring = self._check_references(conn, frame, dropped, refused_here, refuse)
+        refused_here = {r.source_record_id: r.row for r in rejects if r.source_record_id}
+        referring, refusals = self._check_references(conn, frame, resolved, refused_here)
+        for refusal in refusals:
+            rejects.append(
+                Reject(refusal.row, "refers_to", refusal.reason, refusal.source_record_id)
+            )
+            dropped.add(refusal.source_record_id)
         batch_id = runs.add_batch(conn, self.id, self._seq, (batch.first_row, batch.last_row), now)
         rows = _record_tuples(batch, resolved, dropped, source_id, batch_id)
         inserted = record_rows.insert_new(conn, rows)
@@ -353,49 +357,34 @@ class Ingestion:
         self,
         conn: Connection,
         frame: pl.DataFrame,
-        dropped: set[str],
-        refused_here: dict[str, int],
-        refuse: Callable[[dict[str, Any], str, str], None],
-    ) -> list[str]:
-        """Refuse rows whose ``refers_to`` names no record accepted before them; return the
-        source_record_ids of the rows that refer to something and stay."""
+        resolved: dict[bytes, Resolved],
+        refused: dict[str, int],
+    ) -> tuple[list[str], list[Refusal]]:
+        """The ids of the rows whose ``refers_to`` stands, and the refusals of the others."""
         referring = frame.filter(pl.col("refers_to").is_not_null())
         if referring.is_empty():
-            return []
+            return [], []
         targets = sorted(set(referring.get_column("refers_to").to_list()))
-        in_store = record_rows.existing_ids(conn, self.source.id, targets)
-        in_batch = dict(
-            frame.filter(pl.col("source_record_id").is_in(targets))
-            .select("source_record_id", "row")
+        stored = record_rows.referable(conn, self.source.id, targets)
+
+        def subject(digest: bytes) -> int:
+            return resolved[digest].subject_id
+
+        batch = {
+            srid: Referable(subject(digest), decided, row)
+            for srid, digest, decided, row in frame.filter(
+                pl.col("source_record_id").is_in(targets)
+            )
+            .select("source_record_id", "digest", "decided_on", "row")
             .iter_rows()
-        )
-        kept: list[str] = []
-        # In file order, so that a refused row also refuses the rows that refer to it.
-        for row in referring.sort("row").iter_rows(named=True):
-            if row["source_record_id"] in dropped:
-                continue
-            target = row["refers_to"]
-            earlier = in_batch.get(target)
-            if target in in_store or (
-                earlier is not None and earlier < row["row"] and target not in dropped
-            ):
-                kept.append(row["source_record_id"])
-            elif target in dropped and earlier is not None and earlier < row["row"]:
-                refuse(row, "refers_to", f"names the record of row {earlier}, which was rejected")
-            elif target in refused_here and refused_here[target] < row["row"]:
-                refuse(
-                    row,
-                    "refers_to",
-                    f"names the record of row {refused_here[target]}, which was rejected",
-                )
-            else:
-                refuse(
-                    row,
-                    "refers_to",
-                    "names no earlier record from this source (it must have been accepted "
-                    "before, or come earlier in the same file)",
-                )
-        return kept
+        }
+        references = [
+            Reference(row, srid, target, subject(digest), decided)
+            for row, srid, target, digest, decided in referring.select(
+                "row", "source_record_id", "refers_to", "digest", "decided_on"
+            ).iter_rows()
+        ]
+        return check_references(references, stored, batch, refused)
 
     def finish(self, *, error: str | None = None) -> None:
         t = self.totals
@@ -463,93 +452,9 @@ def _record_tuples(
     return [r for r in rows if r[1] not in dropped]
 
 
-class RejectsFile:
-    """The rejects of one ingestion as CSV: row, field, reason, source_record_id."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(REJECT_COLUMNS)
-
-    def write(self, rejects: Iterable[Reject]) -> None:
-        self._writer.writerows(
-            (r.row, r.field, r.reason, r.source_record_id or "") for r in rejects
-        )
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def default_rejects_path(path: Path) -> Path:
-    return path.with_name(path.name + ".rejects.csv")
-
-
-def file_format(path: Path, declared: str | None) -> str:
-    if declared:
-        if declared not in ("csv", "jsonl"):
-            raise InvalidInput("--format must be csv or jsonl")
-        return declared
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InvalidInput(
-            f"{path.name}: cannot tell the format from the extension; name it .csv or .jsonl, "
-            "or pass --format"
-        )
-    return fmt
-
-
 def _batches(path: Path, fmt: str, registry: Registry, batch_rows: int) -> Iterator[RawBatch]:
     reader = read_csv if fmt == "csv" else read_jsonl
     return reader(path, attribute_names=registry.attribute_names, batch_rows=batch_rows)
-
-
-_DONE = object()
-
-
-def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """Run ``items`` on a background thread, ``depth`` ahead of the consumer."""
-    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(item: Any) -> bool:
-        """Hand ``item`` over unless the consumer has gone; True when handed over."""
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for item in items:
-                if not offer(item):
-                    return
-            offer(_DONE)
-        except BaseException as e:  # handed to the consumer, which re-raises it
-            offer(e)
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:  # let the reader release its file and its threads now
-                close()
-
-    thread = threading.Thread(target=work, name="candor-ingest-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 def ingest_file(
@@ -576,21 +481,25 @@ def ingest_file(
     kind = file_format(path, fmt)
     source = get_source(store, source_name)
     hasher = load_secret(settings).identifier_hasher()
-    run = Ingestion(
-        store,
-        registry,
-        hasher,
-        source,
-        channel="file",
-        file_name=path.name[:255],
-        today=today or date.today(),
-    )
-    out = RejectsFile(rejects_path or default_rejects_path(path))
+    out = RejectsFile(rejects_path or default_rejects_path(path), reading=path)
+    try:
+        run = Ingestion(
+            store,
+            registry,
+            hasher,
+            source,
+            channel="file",
+            file_name=path.name[:255],
+            today=today or date.today(),
+        )
+    except BaseException:
+        out.close()
+        raise
     try:
         prepared = (
             run.prepare(raw) for raw in _batches(path, kind, registry, settings.ingest_batch_rows)
         )
-        for batch in _prefetch(prepared):
+        for batch in prefetch(prepared, name="candor-ingest-reader"):
             out.write(run.commit(batch))
             if on_progress:
                 t = run.totals
@@ -598,7 +507,7 @@ def ingest_file(
                     Progress(batch.position, t.rows_read, t.accepted, t.rejected, t.duplicates)
                 )
     except BaseException as e:
-        run.finish(error=str(e)[:2000] if not isinstance(e, KeyboardInterrupt) else "interrupted")
+        run.finish(error=describe_failure(e)[:2000])
         raise
     finally:
         out.close()
@@ -638,7 +547,7 @@ def ingest_objects(
         raw = objects_batch(objects, attribute_names=registry.attribute_names)
         rejects = run.commit(run.prepare(raw))
     except BaseException as e:
-        run.finish(error=str(e)[:2000])
+        run.finish(error=describe_failure(e)[:2000])
         raise
     run.finish()
     t = run.totals

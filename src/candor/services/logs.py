@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from candor.errors import InvalidInput
+from candor.errors import CandorError, InvalidInput
 from candor.settings import Settings
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -21,3 +21,20 @@ def configure_logging(settings: Settings) -> None:
     # Alembic announces its migration context on every check of the schema; only say so when
     # debugging.
     logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
+def describe_failure(error: BaseException) -> str:
+    """What may be said about a failure in a log line or the store, without the data behind it.
+
+    candor's own errors are written to be repeated. A database error is not: PostgreSQL's
+    messages quote the offending row ("Key (…)=(…)", "Failing row contains (…)", COPY's
+    "column …: value"), so only its class and SQLSTATE are kept. Anything else is named by class.
+    """
+    if isinstance(error, CandorError):
+        return error.detail
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    original = getattr(error, "orig", None) or error
+    code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+    name = type(original).__name__
+    return f"{name} (SQLSTATE {code})" if code else name

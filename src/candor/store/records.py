@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Text, bindparam, cast, func, select, update
 
+from candor.domain.references import Referable
 from candor.store.bulk import insert_rows
 from candor.store.sql import among
 from candor.store.tables import records
@@ -79,19 +80,21 @@ def stored(
     )
 
 
-def existing_ids(conn: Connection, source_id: int, source_record_ids: Sequence[str]) -> set[str]:
-    """Which of ``source_record_ids`` this source has already submitted."""
-    query = select(records.c.source_record_id).where(
+def referable(
+    conn: Connection, source_id: int, source_record_ids: Sequence[str]
+) -> dict[str, Referable]:
+    """This source's stored records among ``source_record_ids``: their subject and decision."""
+    query = select(records.c.source_record_id, records.c.subject_id, records.c.decided_on).where(
         records.c.source_id == source_id,
         among(conn, records.c.source_record_id, source_record_ids),
     )
-    return set(conn.execute(query).scalars())
+    return {srid: Referable(subject, decided) for srid, subject, decided in conn.execute(query)}
 
 
 def insert_new(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
     """Insert record tuples (``INSERT_COLUMNS`` order) whose source id is new; skip the others.
 
-    Returns how many were inserted; the skipped ones are found with ``stored(…, before=…)``.
+    Returns how many were inserted; the skipped ones are found with ``stored(…, not_in_batch=…)``.
     """
     return insert_rows(
         conn, records, INSERT_COLUMNS, rows, skip_conflicts_on=("source_id", "source_record_id")
