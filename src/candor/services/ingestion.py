@@ -14,6 +14,8 @@ correction is a new record whose ``refers_to`` names the old one.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -55,8 +57,9 @@ log = logging.getLogger("candor.ingestion")
 # A write that collides with a concurrent ingester (the same new subject, the same record id)
 # is retried from the start: by then the other writer's rows are visible and are reused.
 WRITE_ATTEMPTS = 5
-# About 200 bytes each: a bound on the memory one run spends remembering resolved identifiers.
-KNOWN_IDENTIFIERS_MAX = 1_000_000
+# About 240 bytes each, so some 60 MiB: the bound on what one run spends remembering resolved
+# identifiers (the cache starts again when full; it only saves look-ups).
+KNOWN_IDENTIFIERS_MAX = 250_000
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,8 @@ class Ingestion:
             except (IntegrityError, OperationalError) as e:
                 if attempt == WRITE_ATTEMPTS or not _retryable(e):
                     raise
+                # The other writer has committed or is about to: let it, then look again.
+                time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter)
         self._seq += 1
         log.debug(
             "ingestion %d batch %d committed: %d accepted, %d rejected, %d duplicates",
@@ -411,14 +416,19 @@ class Ingestion:
             runs.finish(conn, self.id, "failed" if error else "completed", datetime.now(UTC), error)
 
 
+# SQLSTATEs of a collision with a concurrent writer: unique violation, serialization failure,
+# deadlock. Any other integrity error (a CHECK, a foreign key) would fail again the same way.
+_COLLISIONS = {"23505", "40001", "40P01"}
+
+
 def _retryable(e: Exception) -> bool:
-    text = str(getattr(e, "orig", e)).lower()
-    return (
-        isinstance(e, IntegrityError)
-        or "locked" in text
-        or "deadlock" in text
-        or ("could not serialize" in text)
-    )
+    """Whether a failed batch write collided with another writer and is worth repeating."""
+    original = getattr(e, "orig", e)
+    code = getattr(original, "sqlstate", None)
+    if code is not None:
+        return code in _COLLISIONS
+    text = str(original)
+    return text.startswith("UNIQUE constraint failed") or "database is locked" in text
 
 
 def _record_tuples(
