@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -462,3 +463,50 @@ def test_logs_never_carry_identifiers_or_names(
     assert f"ingestion {result.ingestion_id} from court" in caplog.text
     for secret in (PERSON_A, PERSON_B, "张三"):
         assert secret not in caplog.text
+
+
+def test_repeats_across_batches_of_one_file_follow_the_same_rule(
+    store: Store, settings: Settings, registry: Registry, court: str, tmp_path: Path
+) -> None:
+    # settings.ingest_batch_rows is 1,000: the repeats below land in the second batch.
+    rows = [record(f"r{i:04d}", PERSON_A) for i in range(1_200)]
+    rows.append(record("r0000", PERSON_A))  # exact repeat of row 2: a duplicate
+    rows.append(record("r0001", PERSON_A, **{"attr.amount": "1"}))  # changed repeat: refused
+    result = ingest(store, settings, registry, write_csv(tmp_path / "f.csv", rows))
+
+    assert (result.accepted, result.rejected, result.duplicates) == (1_200, 1, 1)
+    assert result.rejects_path is not None
+    [reject] = read_rejects(result.rejects_path)
+    assert (reject["row"], reject["field"]) == ("1203", "source_record_id")
+    assert reject["reason"].startswith("was accepted before with different content")
+
+
+def test_a_json_lines_row_with_an_identifier_as_its_id_never_repeats_it(
+    store: Store,
+    settings: Settings,
+    registry: Registry,
+    court: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    leaking = as_object(record(PERSON_B, PERSON_A))
+    leaking["notes"] = "an unknown key, so the row is refused while it is being read"
+    long_id = as_object(record("x" * 300, PERSON_A))
+    long_id["notes"] = "likewise"
+    path = tmp_path / "f.jsonl"
+    write_jsonl(path, [record("ok", PERSON_A)])
+    with path.open("ab") as f:
+        f.write(orjson.dumps(leaking) + b"\n" + orjson.dumps(long_id) + b"\n")
+
+    result = ingest(store, settings, registry, path)
+
+    assert (result.accepted, result.rejected) == (1, 2)
+    assert result.rejects_path is not None
+    written = result.rejects_path.read_text(encoding="utf-8")
+    with store.read() as conn:
+        kept = repr(conn.execute(sa.select(rejects_table)).all())
+        run = repr(conn.execute(sa.select(ingestions)).all())
+    for text in (written, kept, run, caplog.text):
+        assert PERSON_B not in text
+        assert PERSON_A not in text

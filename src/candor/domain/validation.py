@@ -38,6 +38,7 @@ from candor.domain.records import (
 )
 from candor.domain.registry import AttributeSpec, AttributeType, RecordTypeSpec, Registry
 from candor.domain.rejects import Reject
+from candor.domain.resubmission import changed
 from candor.domain.subjects import SubjectKind
 
 ROW = "row"
@@ -483,29 +484,26 @@ def _attributes(
 def _repeated_ids(valid: pl.DataFrame) -> tuple[pl.DataFrame, int, list[Reject]]:
     """Later rows repeating an earlier row's source_record_id: exact repeats are duplicates,
     anything else is a conflicting row and is rejected. The earliest row is kept."""
-    repeated = valid.filter(pl.col("source_record_id").is_duplicated())
+    srid = pl.col("source_record_id")
+    repeated = valid.filter(srid.is_duplicated())
     if repeated.is_empty():
         return valid, 0, []
-    content = [c for c in CHECKED_COLUMNS if c != ROW]
-    firsts = repeated.filter(pl.col("source_record_id").is_first_distinct())
-    later = repeated.filter(~pl.col("source_record_id").is_first_distinct())
-    paired = later.join(firsts, on="source_record_id", suffix="_first")
-    same = pl.all_horizontal(
-        [pl.col(c).eq_missing(pl.col(f"{c}_first")) for c in content if c != "source_record_id"]
-    )
-    paired = paired.with_columns(same.alias("_same"))
-    duplicates = int(paired["_same"].sum())
+    firsts = repeated.filter(srid.is_first_distinct()).rename({ROW: "first_row"})
+    later = repeated.filter(~srid.is_first_distinct())
+    different = changed(later, firsts, identity=("identifier_scheme", "identifier"))
     rejects = [
         Reject(
             row,
             "source_record_id",
             f"repeats the id of row {first} with different content; send a correction as a new "
             "record with refers_to",
-            disclosure.source_record_id(srid),
+            disclosure.source_record_id(value),
         )
-        for row, first, srid in paired.filter(~pl.col("_same"))
-        .select(ROW, f"{ROW}_first", "source_record_id")
+        for row, first, value in different.join(
+            firsts.select("source_record_id", "first_row"), on="source_record_id"
+        )
+        .select(ROW, "first_row", "source_record_id")
         .iter_rows()
     ]
     keep = valid.filter(~pl.col(ROW).is_in(later[ROW].to_list()))
-    return keep, duplicates, rejects
+    return keep, later.height - different.height, rejects

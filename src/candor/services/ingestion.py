@@ -23,11 +23,11 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from candor.domain import resubmission
 from candor.domain.identifiers import IdentifierScheme
 from candor.domain.pseudonyms import IdentifierHasher
 from candor.domain.references import Referable, Reference, Refusal, check_references
@@ -168,31 +168,6 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
         first_row=first,
         last_row=last,
         columns=columns,
-    )
-
-
-def _changed(candidates: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
-    """The candidates whose stored record under the same id differs from them."""
-    paired = candidates.select("row", "source_record_id", *record_rows.COMPARED).join(
-        stored, on="source_record_id", suffix="_stored"
-    )
-    plain = [c for c in record_rows.COMPARED if c != "attributes"]
-    same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in plain])
-    differ = paired.filter(~same | (pl.col("attributes") != pl.col("attributes_stored")))
-    # The JSON text can differ while the attributes are equal (PostgreSQL re-spaces JSONB):
-    # compare those rows parsed.
-    return differ.filter(
-        pl.Series(
-            [
-                not same_row or orjson.loads(mine) != orjson.loads(theirs)
-                for same_row, mine, theirs in differ.select(
-                    pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in plain]),
-                    "attributes",
-                    "attributes_stored",
-                ).iter_rows()
-            ],
-            dtype=pl.Boolean,
-        )
     )
 
 
@@ -337,7 +312,7 @@ class Ingestion:
             srids = candidates.get_column("source_record_id").to_list()
             stored = record_rows.stored(conn, source_id, srids, not_in_batch=batch_id)
             resubmitted = set(stored.get_column("source_record_id").to_list())
-            changed = _changed(candidates, stored)
+            changed = resubmission.changed(candidates, stored, identity=("identifier_id",))
             duplicates += stored.height - changed.height
             rejects += [
                 Reject(

@@ -9,6 +9,7 @@ import polars as pl
 from sqlalchemy import Connection, Text, bindparam, cast, func, select, update
 
 from candor.domain.references import Referable
+from candor.domain.resubmission import SAME_CONTENT
 from candor.store.bulk import insert_rows
 from candor.store.sql import among
 from candor.store.tables import records
@@ -31,18 +32,8 @@ INSERT_COLUMNS: tuple[str, ...] = (
 )
 
 
-# The fields that decide whether a resubmitted row is the record already accepted.
-COMPARED: tuple[str, ...] = (
-    "identifier_id",
-    "name",
-    "record_type",
-    "occurred_on",
-    "decided_on",
-    "legal_basis",
-    "status",
-    "refers_to",
-    "attributes",
-)
+# A stored record's fields that decide whether a resubmission is the same record.
+COMPARED: tuple[str, ...] = ("identifier_id", *SAME_CONTENT)
 
 
 def stored(

@@ -80,8 +80,16 @@ def resolve(
             .values(kind=bindparam("k")),
             [{"sid": sid, "k": kind} for sid, kind, _ in settle],
         )
-        for sid, kind, digest in settle:
-            found[digest] = Resolved(found[digest].identifier_id, sid, kind)
+        # Read the kinds back: a concurrent writer may have settled one first, differently.
+        kinds = dict(
+            conn.execute(
+                select(subjects.c.id, subjects.c.kind).where(
+                    subjects.c.id.in_([sid for sid, _, _ in settle])
+                )
+            ).all()
+        )
+        for sid, _, digest in settle:
+            found[digest] = Resolved(found[digest].identifier_id, sid, kinds[sid])
 
     new = [s for s in seen if s.digest not in found]
     if not new:
