@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The `field` of a reject about the row as a whole rather than one of its fields.
-ROW = "(row)"
+ROW_FIELD = "(row)"
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -31,9 +31,9 @@ from candor.domain.records import (
     ATTRIBUTE_PREFIX,
     LEGAL_BASIS_MAX,
     NAME_MAX,
-    OPTIONAL_FIELDS,
-    RECORD_FIELDS,
+    ROW_COLUMN,
     SOURCE_RECORD_ID_MAX,
+    TEXT_FIELDS,
     RecordStatus,
 )
 from candor.domain.registry import AttributeSpec, AttributeType, RecordTypeSpec, Registry
@@ -41,7 +41,6 @@ from candor.domain.rejects import Reject
 from candor.domain.resubmission import changed
 from candor.domain.subjects import SubjectKind
 
-ROW = "row"
 EARLIEST_DATE = date(1900, 1, 1)
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
@@ -51,7 +50,7 @@ _CONTROL_EXCEPT_TAB_NEWLINE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # CR too
 # Columns of a checked batch, in order. `identifier` is the normalised identifier in clear: the
 # ingestion service replaces it by its keyed hash before anything is written.
 CHECKED_COLUMNS: tuple[str, ...] = (
-    ROW,
+    ROW_COLUMN,
     "source_record_id",
     "identifier_scheme",
     "identifier",
@@ -141,7 +140,7 @@ def _parse_date(col: pl.Expr) -> pl.Expr:
 
 def _clean(frame: pl.DataFrame, attribute_columns: list[str]) -> pl.DataFrame:
     """Every column present, trimmed, with blank values null."""
-    wanted = list(dict.fromkeys([*RECORD_FIELDS, *OPTIONAL_FIELDS, *attribute_columns]))
+    wanted = [*TEXT_FIELDS, *attribute_columns]
     missing = [pl.lit(None, dtype=pl.String).alias(c) for c in wanted if c not in frame.columns]
     frame = frame.with_columns(missing) if missing else frame
     trimmed = [pl.col(c).str.strip_chars(BLANKS) for c in wanted]
@@ -174,7 +173,7 @@ def check_batch(raw: pl.DataFrame, rules: RecordRules) -> CheckedBatch:
     )
 
     reasons = frame.select(
-        pl.col(ROW),
+        pl.col(ROW_COLUMN),
         pl.col("source_record_id").alias("_srid"),
         *[expr.alias(name) for name, expr in _field_checks(registry, rules).items()],
     )
@@ -185,8 +184,8 @@ def check_batch(raw: pl.DataFrame, rules: RecordRules) -> CheckedBatch:
     rejected_rows = {r.row for r in rejects}
 
     valid = (
-        frame.join(attributes, on=ROW, how="left")
-        .filter(~pl.col(ROW).is_in(list(rejected_rows)))
+        frame.join(attributes, on=ROW_COLUMN, how="left")
+        .filter(~pl.col(ROW_COLUMN).is_in(list(rejected_rows)))
         .with_columns(
             pl.col("_kind").alias("subject_kind"),
             ic.region_code(scheme, pl.col("identifier")).alias("region_code"),
@@ -195,7 +194,7 @@ def check_batch(raw: pl.DataFrame, rules: RecordRules) -> CheckedBatch:
             pl.col("_decided").alias("decided_on"),
         )
         .select(CHECKED_COLUMNS)
-        .sort(ROW)
+        .sort(ROW_COLUMN)
     )
     valid, duplicates, duplicate_rejects = _repeated_ids(valid)
     return CheckedBatch(valid, sorted(rejects + duplicate_rejects), duplicates)
@@ -361,13 +360,13 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
 def _collect(reasons: pl.DataFrame) -> list[Reject]:
     """Rejects from a frame of (row, _srid, one reason column per field)."""
     long = reasons.unpivot(
-        index=[ROW, "_srid"], variable_name="field", value_name="reason"
+        index=[ROW_COLUMN, "_srid"], variable_name="field", value_name="reason"
     ).drop_nulls("reason")
     srids = long["_srid"].to_list()
     return [
         Reject(row, fld, reason, disclosure.source_record_id(srid))
         for row, fld, reason, srid in zip(
-            long[ROW].to_list(),
+            long[ROW_COLUMN].to_list(),
             long["field"].to_list(),
             long["reason"].to_list(),
             srids,
@@ -465,7 +464,7 @@ def _attributes(
             checks[column] = _first(*branches)
             values.append(value.alias(name))
         reasons = rows.select(
-            pl.col(ROW),
+            pl.col(ROW_COLUMN),
             pl.col("source_record_id").alias("_srid"),
             *[e.alias(c) for c, e in checks.items()],
         )
@@ -475,9 +474,9 @@ def _attributes(
             if values
             else _lit("{}")
         )
-        encoded.append(rows.select(pl.col(ROW), json.alias("attributes")))
+        encoded.append(rows.select(pl.col(ROW_COLUMN), json.alias("attributes")))
     if not encoded:
-        return pl.DataFrame(schema={ROW: pl.Int64(), "attributes": pl.String()}), rejects
+        return pl.DataFrame(schema={ROW_COLUMN: pl.Int64(), "attributes": pl.String()}), rejects
     return pl.concat(encoded), rejects
 
 
@@ -488,7 +487,7 @@ def _repeated_ids(valid: pl.DataFrame) -> tuple[pl.DataFrame, int, list[Reject]]
     repeated = valid.filter(srid.is_duplicated())
     if repeated.is_empty():
         return valid, 0, []
-    firsts = repeated.filter(srid.is_first_distinct()).rename({ROW: "first_row"})
+    firsts = repeated.filter(srid.is_first_distinct()).rename({ROW_COLUMN: "first_row"})
     later = repeated.filter(~srid.is_first_distinct())
     different = changed(later, firsts, identity=("identifier_scheme", "identifier"))
     rejects = [
@@ -502,8 +501,8 @@ def _repeated_ids(valid: pl.DataFrame) -> tuple[pl.DataFrame, int, list[Reject]]
         for row, first, value in different.join(
             firsts.select("source_record_id", "first_row"), on="source_record_id"
         )
-        .select(ROW, "first_row", "source_record_id")
+        .select(ROW_COLUMN, "first_row", "source_record_id")
         .iter_rows()
     ]
-    keep = valid.filter(~pl.col(ROW).is_in(later[ROW].to_list()))
+    keep = valid.filter(~pl.col(ROW_COLUMN).is_in(later[ROW_COLUMN].to_list()))
     return keep, later.height - different.height, rejects

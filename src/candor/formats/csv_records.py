@@ -20,10 +20,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from candor.domain.records import ATTRIBUTE_PREFIX, OPTIONAL_FIELDS, RECORD_FIELDS
-from candor.domain.rejects import ROW, Reject
+from candor.domain.records import ROW_COLUMN, columns
+from candor.domain.rejects import ROW_FIELD, Reject
 from candor.errors import InvalidInput
-from candor.formats.raw import ROW_COLUMN, RawBatch, check_columns, empty_frame
+from candor.formats.raw import RawBatch, check_columns, empty_frame
 
 # Arrow must hold the longest row within one block. 16 MiB allows a 10 MB field with room, and
 # keeps what a block costs once parsed and decoded (a few times its size) to well under 100 MiB.
@@ -98,9 +98,7 @@ def read_csv(
     counting = _ThrottledReader(path.open("rb"), block_bytes)
     buffered = io.BufferedReader(counting, buffer_size=min(1 << 20, block_bytes))
     source = pa.PythonFile(buffered, mode="r")
-    known = list(dict.fromkeys([*RECORD_FIELDS, *OPTIONAL_FIELDS])) + [
-        f"{ATTRIBUTE_PREFIX}{a}" for a in attribute_names
-    ]
+    known = columns(attribute_names)
     invalid: list[tuple[int, Reject]] = []
 
     def on_invalid_row(row: Any) -> str:
@@ -216,7 +214,7 @@ def _structural_reject(row: Any) -> Reject:
             f"; the row runs over {lines} lines, so a quote is probably left open and the "
             "lines it swallowed were not read as rows"
         )
-    return Reject(int(row.number), ROW, reason)
+    return Reject(int(row.number), ROW_FIELD, reason)
 
 
 def _arrow_message(e: Exception, block_bytes: int = BLOCK_BYTES) -> str:

@@ -16,11 +16,11 @@ import polars as pl
 
 from candor.domain import disclosure
 from candor.domain.disclosure import token
-from candor.domain.records import ATTRIBUTE_PREFIX, OPTIONAL_FIELDS, RECORD_FIELDS
-from candor.domain.rejects import ROW, Reject
-from candor.formats.raw import ROW_COLUMN, RawBatch
+from candor.domain.records import ATTRIBUTE_PREFIX, ROW_COLUMN, TEXT_FIELDS, columns
+from candor.domain.rejects import ROW_FIELD, Reject
+from candor.formats.raw import RawBatch
 
-_TEXT_FIELDS = frozenset(RECORD_FIELDS) | frozenset(OPTIONAL_FIELDS)
+_TEXT_FIELDS = frozenset(TEXT_FIELDS)
 ATTRIBUTES_KEY = "attributes"
 
 
@@ -44,16 +44,7 @@ class ObjectBatcher:
 
     def __init__(self, attribute_names: frozenset[str]) -> None:
         self._attribute_names = attribute_names
-        self._columns: list[str] = list(
-            dict.fromkeys(
-                [
-                    ROW_COLUMN,
-                    *RECORD_FIELDS,
-                    *OPTIONAL_FIELDS,
-                    *sorted(f"{ATTRIBUTE_PREFIX}{a}" for a in attribute_names),
-                ]
-            )
-        )
+        self._columns: list[str] = [ROW_COLUMN, *columns(attribute_names)]
         self._rows: list[list[Any]] = []
         self.rejects: list[Reject] = []
         self._index = {name: i for i, name in enumerate(self._columns)}
@@ -63,7 +54,7 @@ class ObjectBatcher:
 
     def add(self, row: int, obj: Any) -> None:
         if not isinstance(obj, Mapping):
-            self.rejects.append(Reject(row, ROW, "is not a JSON object"))
+            self.rejects.append(Reject(row, ROW_FIELD, "is not a JSON object"))
             return
         values: list[Any] = [None] * len(self._columns)
         values[0] = row
@@ -151,7 +142,7 @@ def read_jsonl(
                     if "utf-8" in str(e).lower()
                     else (f"is not valid JSON ({str(e).split(':', 1)[0]})")
                 )
-                batcher.rejects.append(Reject(number, ROW, reason))
+                batcher.rejects.append(Reject(number, ROW_FIELD, reason))
             else:
                 batcher.add(number, obj)
             if len(batcher) + len(batcher.rejects) >= batch_rows:

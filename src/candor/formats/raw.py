@@ -8,11 +8,15 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from candor.domain.disclosure import token
-from candor.domain.records import ATTRIBUTE_PREFIX, OPTIONAL_FIELDS, RECORD_FIELDS, REQUIRED_FIELDS
+from candor.domain.records import (
+    ATTRIBUTE_PREFIX,
+    RECORD_FIELDS,
+    REQUIRED_FIELDS,
+    ROW_COLUMN,
+    TEXT_FIELDS,
+)
 from candor.domain.rejects import Reject
 from candor.errors import InvalidInput
-
-ROW_COLUMN = "row"
 
 
 @dataclass
@@ -39,7 +43,7 @@ def check_columns(columns: Iterable[str], attribute_names: frozenset[str], *, or
     A misspelt column would otherwise be silently ignored and its data lost.
     """
     names = list(columns)
-    known = set(RECORD_FIELDS) | set(OPTIONAL_FIELDS)
+    known = set(TEXT_FIELDS)
     seen: set[str] = set()
     for name in names:
         if name in seen:

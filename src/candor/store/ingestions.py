@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, update
 
 from candor.domain.rejects import Reject
 from candor.store.bulk import insert_rows
@@ -101,15 +101,3 @@ def finish(
         .where(ingestions.c.id == ingestion_id)
         .values(status=status, finished_at=now, error=error)
     )
-
-
-def totals(conn: Connection, ingestion_id: int) -> BatchCounts:
-    row = conn.execute(
-        select(
-            ingestions.c.accepted,
-            ingestions.c.rejected,
-            ingestions.c.duplicates,
-            ingestions.c.rows_read,
-        ).where(ingestions.c.id == ingestion_id)
-    ).one()
-    return BatchCounts(row.accepted, row.rejected, row.duplicates, row.rows_read)

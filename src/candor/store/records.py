@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Text, bindparam, cast, func, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, select, update
 
 from candor.domain.references import Referable
 from candor.domain.resubmission import SAME_CONTENT
@@ -110,7 +110,3 @@ def resolve_refers_to(conn: Connection, source_id: int, source_record_ids: Seque
         ),
         [{"srid": s} for s in source_record_ids],
     )
-
-
-def count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(records)).scalar_one())
