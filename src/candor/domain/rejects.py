@@ -12,9 +12,9 @@ ROW_FIELD = "(row)"
 class Reject:
     """Why a row was refused.
 
-    ``row`` is the row's position in its file: for CSV the header is row 1 and blank lines are
-    not counted (the row number a spreadsheet shows); for JSON Lines it is the line number; for
-    an API batch it is the record's 1-based position in the request.
+    ``row`` is the row's position in its file: for CSV the header is row 1 and records follow
+    (blank lines are skipped and not counted); for JSON Lines it is the line number; for an API
+    batch it is the record's 1-based position in the request.
     """
 
     row: int

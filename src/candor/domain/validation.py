@@ -39,12 +39,11 @@ from candor.domain.records import (
 from candor.domain.registry import AttributeSpec, AttributeType, RecordTypeSpec, Registry
 from candor.domain.rejects import Reject
 from candor.domain.resubmission import changed
-from candor.domain.subjects import SubjectKind
+from candor.domain.subjects import A_KIND, SubjectKind
 
 EARLIEST_DATE = date(1900, 1, 1)
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
-_A_KIND = {SubjectKind.PERSON.value: "a person", SubjectKind.ORGANISATION.value: "an organisation"}
 _CONTROL_EXCEPT_TAB_NEWLINE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # CR too: CRLF is a newline
 
 # Columns of a checked batch, in order. `identifier` is the normalised identifier in clear: the
@@ -296,7 +295,7 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
                     "record type {} applies to {} only, but the identifier names {}",
                     quoted_token(record_type),
                     allowed_kinds.str.replace(",", "s or ") + "s",
-                    kind.replace_strict(_A_KIND, default="a subject", return_dtype=pl.String),
+                    kind.replace_strict(A_KIND, default="a subject", return_dtype=pl.String),
                 ),
             ),
         ),
@@ -314,9 +313,7 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
                 & (pl.col("subject_kind") != scheme_kind),
                 pl.format(
                     "contradicts the identifier scheme, which identifies {}",
-                    scheme_kind.replace_strict(
-                        _A_KIND, default="a subject", return_dtype=pl.String
-                    ),
+                    scheme_kind.replace_strict(A_KIND, default="a subject", return_dtype=pl.String),
                 ),
             ),
         ),

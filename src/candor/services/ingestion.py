@@ -33,6 +33,7 @@ from candor.domain.pseudonyms import IdentifierHasher
 from candor.domain.references import Referable, Reference, Refusal, check_references
 from candor.domain.registry import Registry
 from candor.domain.rejects import Reject
+from candor.domain.subjects import A_KIND
 from candor.domain.validation import CheckedBatch, RecordRules, check_batch
 from candor.errors import InvalidInput, PayloadTooLarge
 from candor.formats.csv_records import read_csv
@@ -128,7 +129,8 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
     # One hash per distinct identifier; a subject's records usually come together.
     distinct = (
         frame.select("identifier_scheme", "identifier", "subject_kind", "region_code", "birth_date")
-        .sort(pl.col("subject_kind") == "unknown")  # a known kind wins for `other` identifiers
+        # A known kind wins for `other` identifiers; among rows alike, the earliest.
+        .sort(pl.col("subject_kind") == "unknown", maintain_order=True)
         .unique(subset=["identifier_scheme", "identifier"], keep="first", maintain_order=True)
     )
     digests = hasher.digests(
@@ -196,12 +198,9 @@ def _kind_conflicts() -> pl.Expr:
 
 
 def _kind_conflict_reason(row: dict[str, Any]) -> str:
-    def a(kind: str) -> str:
-        return f"an {kind}" if kind == "organisation" else f"a {kind}"
-
     return (
-        f"the subject this identifier names is {a(row['stored_kind'])}, but this record is about "
-        f"{a(row['subject_kind'])} (by its record type or subject_kind)"
+        f"the subject this identifier names is {A_KIND[row['stored_kind']]}, but this record "
+        f"is about {A_KIND[row['subject_kind']]} (by its record type or subject_kind)"
     )
 
 
@@ -414,27 +413,18 @@ def _record_tuples(
     batch_id: int,
 ) -> list[tuple[Any, ...]]:
     """The batch's rows not dropped, as tuples in ``records.INSERT_COLUMNS`` order."""
-    srid, rtype, name, occurred, decided, basis, status, refers, attrs, digests = batch.columns
-    subjects = [resolved[d] for d in digests]
-    rows = zip(
-        repeat(source_id),
-        srid,
-        [s.subject_id for s in subjects],
-        [s.identifier_id for s in subjects],
-        rtype,
-        name,
-        occurred,
-        decided,
-        basis,
-        status,
-        refers,
-        attrs,
-        repeat(batch_id),
-        strict=False,  # `repeat` is endless; the lists are of one length
-    )
+    lists: dict[str, Any] = dict(zip(_LIST_COLUMNS, batch.columns, strict=True))
+    subjects = [resolved[d] for d in lists.pop("digest")]
+    lists["subject_id"] = [s.subject_id for s in subjects]
+    lists["identifier_id"] = [s.identifier_id for s in subjects]
+    lists["source_id"] = repeat(source_id)
+    lists["batch_id"] = repeat(batch_id)
+    # `repeat` is endless; the lists are of one length.
+    rows = zip(*(lists[c] for c in record_rows.INSERT_COLUMNS), strict=False)
     if not dropped:
         return list(rows)
-    return [r for r in rows if r[1] not in dropped]
+    srid = record_rows.INSERT_COLUMNS.index("source_record_id")
+    return [r for r in rows if r[srid] not in dropped]
 
 
 def _batches(path: Path, fmt: str, registry: Registry, batch_rows: int) -> Iterator[RawBatch]:
