@@ -24,7 +24,7 @@ import orjson
 import polars as pl
 
 import candor.synth
-from candor.domain.records import ATTRIBUTE_PREFIX, OPTIONAL_FIELDS, RECORD_FIELDS
+from candor.domain.records import ATTRIBUTE_PREFIX, RECORD_FIELDS, TEXT_FIELDS
 from candor.synth import generate
 
 MANIFEST = "manifest.json"
@@ -156,7 +156,10 @@ def _combined(
     ]
     combined = pl.concat(frames, how="diagonal")
     attributes = sorted(c for c in combined.columns if c.startswith(ATTRIBUTE_PREFIX))
-    fields = [*RECORD_FIELDS, *(c for c in OPTIONAL_FIELDS if c in combined.columns)]
+    fields = [
+        *RECORD_FIELDS,
+        *(c for c in TEXT_FIELDS[len(RECORD_FIELDS) :] if c in combined.columns),
+    ]
     combined = combined.select(*dict.fromkeys(fields), *attributes)
     _check_ids(combined)
     path = directory / "records.csv"
