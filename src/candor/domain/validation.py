@@ -38,7 +38,7 @@ from candor.domain.records import (
 )
 from candor.domain.registry import AttributeSpec, AttributeType, RecordTypeSpec, Registry
 from candor.domain.rejects import Reject
-from candor.domain.resubmission import changed
+from candor.domain.resubmission import SAME_CONTENT, changed
 from candor.domain.subjects import A_KIND, SubjectKind
 
 EARLIEST_DATE = date(1900, 1, 1)
@@ -56,14 +56,7 @@ CHECKED_COLUMNS: tuple[str, ...] = (
     "subject_kind",
     "region_code",
     "birth_date",
-    "name",
-    "record_type",
-    "occurred_on",
-    "decided_on",
-    "legal_basis",
-    "status",
-    "refers_to",
-    "attributes",
+    *SAME_CONTENT,
 )
 
 
