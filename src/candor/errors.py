@@ -2,7 +2,8 @@
 
     CandorError             500  internal            (type: urn:candor:problem:<slug>)
     ├── InvalidInput        400  invalid-input       a bad argument, file header or setting value
-    │   └── RegistryError   400  invalid-registry    the record-type registry file is malformed
+    │   ├── RegistryError   400  invalid-registry    the record-type registry file is malformed
+    │   └── RulebookError   400  invalid-rulebook    a rulebook file is malformed or inconsistent
     ├── Forbidden           403  forbidden           an action the caller may not take
     ├── NotFound            404  not-found           an unknown source, subject, …
     ├── Conflict            409  conflict            e.g. a source registered twice, differently
@@ -55,6 +56,11 @@ class InvalidInput(CandorError):
 class RegistryError(InvalidInput):
     TYPE = "invalid-registry"
     TITLE = "Invalid record-type registry"
+
+
+class RulebookError(InvalidInput):
+    TYPE = "invalid-rulebook"
+    TITLE = "Invalid rulebook"
 
 
 class Forbidden(CandorError):

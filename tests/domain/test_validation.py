@@ -155,6 +155,8 @@ ATTRIBUTE_VALUES: dict[str, tuple[str, Any]] = {
     "amount": ("12000.50", 12000.5),
     "ground": ("3", 3),
     "aggravated": ("yes", True),
+    "extension_years": ("2", 2),
+    "not_listed_because": ("adequate_security", "adequate_security"),
     "months": ("4", 4),
     "kind": ("pyramid", "pyramid"),
     "severity": ("7", 7),

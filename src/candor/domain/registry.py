@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from candor.domain.subjects import SubjectKind
-from candor.errors import RegistryError
+from candor.errors import CandorError, RegistryError
 
 
 class DataCategory(StrEnum):
@@ -237,16 +237,21 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[An
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
+def load_unique_yaml(text: str, *, origin: str, error: type[CandorError]) -> Any:
+    """Safe-load YAML, refusing a key repeated in one mapping; ``error`` names ``origin``."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader
+    except yaml.YAMLError as e:
+        raise error(f"{origin}: not valid YAML: {e}") from e
+
+
 def parse_registry(text: str, *, origin: str) -> Registry:
     """Parse and validate registry YAML.
 
     Raises:
         RegistryError: naming ``origin`` and the path inside the file of each problem.
     """
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader
-    except yaml.YAMLError as e:
-        raise RegistryError(f"{origin}: not valid YAML: {e}") from e
+    data = load_unique_yaml(text, origin=origin, error=RegistryError)
     if not isinstance(data, Mapping):
         raise RegistryError(f"{origin}: expected a mapping with `version` and `record_types`")
     try:

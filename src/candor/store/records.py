@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Text, bindparam, cast, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, func, select, update
 
 from candor.domain.references import Referable
 from candor.domain.resubmission import SAME_CONTENT
@@ -93,20 +93,27 @@ def insert_new(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
 
 
 def resolve_refers_to(conn: Connection, source_id: int, source_record_ids: Sequence[str]) -> None:
-    """Point each record's ``refers_to_id`` at the record its ``refers_to`` names."""
+    """Point each record's ``refers_to_id`` at the record its ``refers_to`` names, and — when
+    that record has the same type, making this one its later version — ``original_id`` at the
+    first version of the decision.
+
+    ``source_record_ids`` come in file order, so a chain inside one batch resolves link by link.
+    """
     if not source_record_ids:
         return
     target = records.alias("target")
+    named = (
+        target.c.source_id == records.c.source_id,
+        target.c.source_record_id == records.c.refers_to,
+    )
     conn.execute(
         update(records)
         .where(records.c.source_id == source_id, records.c.source_record_id == bindparam("srid"))
         .values(
-            refers_to_id=select(target.c.id)
-            .where(
-                target.c.source_id == records.c.source_id,
-                target.c.source_record_id == records.c.refers_to,
-            )
-            .scalar_subquery()
+            refers_to_id=select(target.c.id).where(*named).scalar_subquery(),
+            original_id=select(func.coalesce(target.c.original_id, target.c.id))
+            .where(*named, target.c.record_type == records.c.record_type)
+            .scalar_subquery(),
         ),
         [{"srid": s} for s in source_record_ids],
     )

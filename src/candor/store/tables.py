@@ -4,7 +4,8 @@ Design rules, so that moving from SQLite to PostgreSQL is a change of configurat
 - 64-bit integer keys (plain INTEGER on SQLite, where only that aliases the rowid);
 - dates as DATE, instants as UTC timestamps, attributes as JSON (JSONB on PostgreSQL);
 - no raw external identifier anywhere: ``identifiers.digest`` is their keyed hash;
-- records are never updated except to resolve ``refers_to_id`` in the batch that wrote them.
+- records are never updated except to resolve ``refers_to_id`` and ``original_id`` in the batch
+  that wrote them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -175,6 +177,9 @@ records = Table(
     Column("status", String(16), nullable=False),
     Column("refers_to", String(128)),
     Column("refers_to_id", ForeignKey("records.id")),
+    # The first version of the decision this record is a later version of (a record of the same
+    # type that refers_to another corrects, confirms or revokes it); NULL for a first version.
+    Column("original_id", ForeignKey("records.id")),
     Column("attributes", Json, nullable=False),
     Column("batch_id", ForeignKey("ingest_batches.id"), nullable=False),
     # Idempotency: a source's own id names one record, once.
@@ -200,4 +205,111 @@ rejects = Table(
     Column("source_record_id", String(128)),
     Column("field", String(80), nullable=False),
     Column("reason", String(500), nullable=False),
+)
+
+
+# Rulebook versions, exactly as published. Per rulebook name, the version with the latest
+# `effective_from` on or before a date governs that date; nothing is ever deleted, so any rating
+# can be recomputed under the version that governed it.
+rulebooks = Table(
+    "rulebooks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 of content
+    Column("effective_from", Date, nullable=False),
+    Column("activated_at", Instant, nullable=False),
+    UniqueConstraint("name", "version"),
+)
+
+# One batch rating of every subject: the date rated for and the last record it read.
+rating_runs = Table(
+    "rating_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("through_record_id", BigInteger, nullable=False),
+    Column("started_at", Instant, nullable=False),
+    Column("finished_at", Instant),
+    Column("subjects", BigInteger, nullable=False, server_default="0"),
+)
+
+# Subjects rated one at a time since the last run (their records changed).
+subject_rerates = Table(
+    "subject_rerates",
+    metadata,
+    Column("subject_id", ForeignKey("subjects.id"), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("through_record_id", BigInteger, nullable=False),
+    Column("rated_at", Instant, nullable=False),
+)
+
+# The current rating of each subject under each scoring rulebook version.
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("rulebook_id", ForeignKey("rulebooks.id"), primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), primary_key=True, index=True),
+    Column("as_of", Date, nullable=False),
+    Column("consented", Boolean, nullable=False),
+    Column("score", Integer),
+    Column("grade", String(8)),
+)
+
+# Every change of a rating: the rating history a subject's file shows.
+rating_changes = Table(
+    "rating_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("rulebook_id", ForeignKey("rulebooks.id"), nullable=False),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("as_of", Date, nullable=False),
+    Column("score", Integer),
+    Column("grade", String(8)),
+    Column("previous_score", Integer),
+    Column("previous_grade", String(8)),
+    Column("changed_at", Instant, nullable=False),
+)
+
+# Listings: one per entry record (the first version of its decision) and list. A listing is
+# never deleted: it ends at its term, on a removal trigger, or — when its entry record is
+# overturned — is marked withdrawn.
+listings = Table(
+    "listings",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("ref", String(32), nullable=False, unique=True),
+    Column("rulebook_id", ForeignKey("rulebooks.id"), nullable=False),
+    Column("list_name", String(64), nullable=False),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("record_id", ForeignKey("records.id"), nullable=False),
+    Column("criterion", SmallInteger, nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date),
+    Column("removed_on", Date),
+    Column("removed_by", ForeignKey("records.id")),
+    Column("withdrawn_on", Date),
+    Column("as_of", Date, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+    UniqueConstraint("rulebook_id", "list_name", "record_id"),
+)
+
+# Every check a relying party made: who asked, why, about which subject, and the answer. The
+# identifier asked about is not kept — only the subject it named, if any.
+checks = Table(
+    "checks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("checked_at", Instant, nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("measure", String(64), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("subject_id", ForeignKey("subjects.id"), index=True),
+    Column("applies", Boolean, nullable=False),
+    Column("listing_id", ForeignKey("listings.id")),
+    Column("until", Date),
 )

@@ -1,0 +1,470 @@
+"""The rulebook compiler: active rulebooks → one rating plan (``engine.plan``).
+
+Every piece of SQL is generated here, as data, from validated rulebook fields: names match
+narrow patterns, numbers are numbers, literals are written by SQLGlot, and conditions enter as
+checked syntax trees (``engine.conditions``) whose attributes are replaced by typed values.
+
+The steps, in order (see docs/rulebooks.md for the meaning):
+
+    versions       records decided by the rating date, of the types the rulebooks read
+    chains         chains that have more than one version
+    facts          the counted records: each chain's latest version, when it is final
+    contributions  points per counted record and rule (and cap adjustments)
+    overrides      grades forced by counted records
+    consents       whether each subject's latest consent record grants it
+    ratings        score and grade per subject and scoring rulebook
+    triggers       removal triggers, with the chain they settle
+    listings       every listing: start, end of term, removal
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from candor.domain.registry import AttributeType, Registry, RecordTypeSpec
+from candor.domain.rulebook import ActiveRulebook, Criterion, ListSpec, Period, Rule, Rulebook
+from candor.engine.conditions import RECORD_COLUMNS, ConditionError, parse_condition
+from candor.engine.dialects import SOURCE_DIALECT
+from candor.engine.plan import Plan, Step
+from candor.errors import RulebookError
+
+AS_OF = "CAST($as_of AS DATE)"
+_CASTS = {
+    AttributeType.INTEGER: "BIGINT",
+    AttributeType.DECIMAL: "DOUBLE",
+    AttributeType.BOOLEAN: "BOOLEAN",
+    AttributeType.DATE: "DATE",
+}
+_NOTHING = {
+    "contributions": "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS BIGINT) AS "
+    "rulebook_id, CAST(NULL AS VARCHAR) AS rule_id, CAST(NULL AS BIGINT) AS record_id, "
+    "CAST(NULL AS BIGINT) AS points, CAST(NULL AS DATE) AS counts_until WHERE 1 = 0",
+    "overrides": "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS BIGINT) AS rulebook_id, "
+    "CAST(NULL AS VARCHAR) AS override_id, CAST(NULL AS BIGINT) AS record_id, "
+    "CAST(NULL AS VARCHAR) AS grade, CAST(NULL AS DATE) AS counts_until WHERE 1 = 0",
+    "ratings": "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS BIGINT) AS rulebook_id, "
+    "CAST(NULL AS BIGINT) AS consented, CAST(NULL AS BIGINT) AS score, "
+    "CAST(NULL AS VARCHAR) AS grade WHERE 1 = 0",
+    "listings": "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS BIGINT) AS rulebook_id, "
+    "CAST(NULL AS VARCHAR) AS list_name, CAST(NULL AS BIGINT) AS record_id, "
+    "CAST(NULL AS BIGINT) AS criterion, CAST(NULL AS DATE) AS starts_on, "
+    "CAST(NULL AS DATE) AS ends_on, CAST(NULL AS DATE) AS removed_on, "
+    "CAST(NULL AS BIGINT) AS removed_by WHERE 1 = 0",
+}
+
+
+def lit(value: str | int | float) -> str:
+    """A literal written by SQLGlot (strings quoted and escaped)."""
+    if isinstance(value, str):
+        return exp.Literal.string(value).sql(dialect=SOURCE_DIALECT)
+    return exp.Literal.number(value).sql(dialect=SOURCE_DIALECT)
+
+
+def date_add(date_sql: str, period: Period) -> str:
+    return f"CAST(DATE_ADD({date_sql}, INTERVAL {period.amount} {period.unit.value[:-1]}) AS DATE)"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which subjects a plan rates: everyone (batch) or one (``$subject_id``, in the store)."""
+
+    one_subject: bool
+
+    def records(self) -> str:
+        return "AND subject_id = $subject_id" if self.one_subject else ""
+
+    def subjects(self) -> str:
+        return "AND id = $subject_id" if self.one_subject else ""
+
+
+ALL_SUBJECTS = Scope(one_subject=False)
+ONE_SUBJECT = Scope(one_subject=True)
+
+
+def check_rulebook(rulebook: Rulebook, registry: Registry) -> list[str]:
+    """Problems that keep a rulebook from compiling: unknown record types or attributes, and
+    conditions that fail their checks. Each names the path inside the file."""
+    problems: list[str] = []
+    for path, record_type, condition, attributes in _references(rulebook):
+        spec = registry.get(record_type)
+        if spec is None:
+            problems.append(f"{path}.record_type: unknown record type {record_type!r}")
+            continue
+        for name, kinds in attributes:
+            attr = spec.attributes.get(name)
+            if attr is None:
+                problems.append(f"{path}: {record_type} has no attribute {name!r}")
+            elif attr.type not in kinds:
+                wanted = " or ".join(k.value for k in kinds)
+                problems.append(f"{path}: attribute {name!r} is {attr.type.value}, not {wanted}")
+        if condition is not None:
+            try:
+                parse_condition(condition, record_type, spec)
+            except ConditionError as e:
+                problems.append(f"{path}.condition: {e}")
+    return problems
+
+
+_NUMBERS = (AttributeType.INTEGER, AttributeType.DECIMAL)
+_References = list[tuple[str, str, str | None, list[tuple[str, tuple[AttributeType, ...]]]]]
+
+
+def _references(rulebook: Rulebook) -> _References:
+    refs: _References = []
+    for i, rule in enumerate(rulebook.rules):
+        attrs: list[tuple[str, tuple[AttributeType, ...]]] = []
+        if rule.per:
+            attrs.append((rule.per, (AttributeType.INTEGER,)))
+        if rule.points_from:
+            attrs.append((rule.points_from.attribute, _NUMBERS))
+        refs.append((f"rules.{i}", rule.record_type, rule.condition, attrs))
+    for i, override in enumerate(rulebook.overrides):
+        refs.append((f"overrides.{i}", override.record_type, override.condition, []))
+    if rulebook.consent:
+        refs.append(("consent.granted", rulebook.consent.granted, None, []))
+        refs.append(("consent.withdrawn", rulebook.consent.withdrawn, None, []))
+    for name, spec in rulebook.lists.items():
+        for part in ("entry", "exceptions", "removal"):
+            for i, c in enumerate(getattr(spec, part)):
+                refs.append((f"lists.{name}.{part}.{i}", c.record_type, c.condition, []))
+        if spec.extension:
+            ext_attrs: list[tuple[str, tuple[AttributeType, ...]]] = []
+            if spec.extension.years_from:
+                ext_attrs.append((spec.extension.years_from, (AttributeType.INTEGER,)))
+            for c in {c.record_type for c in spec.entry}:
+                refs.append((f"lists.{name}.extension", c, spec.extension.condition, ext_attrs))
+    return refs
+
+
+class _Compiler:
+    def __init__(self, rulebooks: Sequence[ActiveRulebook], registry: Registry) -> None:
+        self.rulebooks = rulebooks
+        self.registry = registry
+
+    def spec(self, record_type: str) -> RecordTypeSpec:
+        spec = self.registry.get(record_type)
+        if spec is None:
+            raise RulebookError(f"unknown record type {record_type!r}")
+        return spec
+
+    def attribute(self, record_type: str, name: str) -> str:
+        """The typed value of a record's attribute, read only for records of ``record_type``
+        (the same name may have another type in another record type)."""
+        if name in RECORD_COLUMNS:
+            return name
+        attr = self.spec(record_type).attributes[name]
+        value = f"attributes ->> {lit('$.' + name)}"
+        if cast := _CASTS.get(attr.type):
+            value = f"CAST({value} AS {cast})"
+        return f"(CASE WHEN record_type = {lit(record_type)} THEN {value} END)"
+
+    def condition(self, record_type: str, text: str | None) -> str:
+        """``record_type = …`` and the condition, its attributes replaced by typed values."""
+        is_type = f"record_type = {lit(record_type)}"
+        if text is None:
+            return is_type
+        try:
+            tree = parse_condition(text, record_type, self.spec(record_type))
+        except ConditionError as e:
+            raise RulebookError(f"condition {text!r}: {e}") from None
+
+        def typed(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Column):
+                return exp.maybe_parse(
+                    self.attribute(record_type, node.name), dialect=SOURCE_DIALECT
+                )
+            return node
+
+        checked = tree.transform(typed).sql(dialect=SOURCE_DIALECT)
+        return f"({is_type} AND ({checked}))"
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def versions(self, scope: Scope) -> str:
+        types = sorted(set().union(*(a.rulebook.record_types() for a in self.rulebooks)))
+        listed = ", ".join(lit(t) for t in types) or "NULL"
+        return (
+            "SELECT id, subject_id, record_type, occurred_on, decided_on, status, refers_to_id, "
+            "original_id, attributes FROM records "
+            f"WHERE decided_on <= {AS_OF} AND record_type IN ({listed}) {scope.records()}"
+        )
+
+    @staticmethod
+    def chains() -> str:
+        return "SELECT DISTINCT original_id AS chain FROM versions WHERE original_id IS NOT NULL"
+
+    @staticmethod
+    def facts() -> str:
+        # Most records are their chain's only version: they skip the window functions.
+        columns = "id, subject_id, record_type, occurred_on, decided_on, refers_to_id, attributes"
+        return (
+            f"SELECT {columns}, decided_on AS first_decided, id AS original_id FROM versions "
+            "WHERE original_id IS NULL AND status = 'final' "
+            "AND id NOT IN (SELECT chain FROM chains) "
+            f"UNION ALL SELECT {columns}, first_decided, chain AS original_id FROM ("
+            "SELECT *, COALESCE(original_id, id) AS chain, "
+            "ROW_NUMBER() OVER (PARTITION BY COALESCE(original_id, id) "
+            "ORDER BY decided_on DESC, id DESC) AS version_rank, "
+            "MIN(decided_on) OVER (PARTITION BY COALESCE(original_id, id)) AS first_decided "
+            "FROM versions WHERE COALESCE(original_id, id) IN (SELECT chain FROM chains)"
+            ") AS versioned WHERE version_rank = 1 AND status = 'final'"
+        )
+
+    def rule_points(self, rule: Rule) -> str:
+        if rule.points_from is not None:
+            source = rule.points_from
+            value = f"FLOOR({self.attribute(rule.record_type, source.attribute)} * "
+            value += f"{lit(source.factor)} + 0.5)"
+            if source.minimum is not None:
+                value = f"GREATEST({value}, {lit(source.minimum)})"
+            if source.maximum is not None:
+                value = f"LEAST({value}, {lit(source.maximum)})"
+            points = value
+        else:
+            assert rule.points is not None
+            points = lit(rule.points)
+            if rule.per is not None:
+                points = f"{points} * COALESCE({self.attribute(rule.record_type, rule.per)}, 0)"
+        if rule.half_life is not None:
+            days = rule.half_life.amount
+            age = f"DATE_DIFF('day', first_decided, {AS_OF})"
+            decay = f"POWER(0.5, CAST({age} AS DOUBLE) / {lit(days)})"
+            points = f"SIGN({points}) * FLOOR(ABS({points}) * {decay} + 0.5)"
+        return f"CAST({points} AS BIGINT)"
+
+    def contributions(self) -> str:
+        parts: list[str] = []
+        for active in self.rulebooks:
+            for rule in active.rulebook.rules:
+                until = date_add("first_decided", rule.window) if rule.window else "NULL"
+                counts = f"{until} > {AS_OF}" if rule.window else "TRUE"
+                parts.append(
+                    f"SELECT subject_id, {active.id} AS rulebook_id, {lit(rule.id)} AS rule_id, "
+                    f"id AS record_id, {self.rule_points(rule)} AS points, "
+                    f"{until} AS counts_until FROM facts "
+                    f"WHERE {self.condition(rule.record_type, rule.condition)} AND {counts}"
+                )
+        if not parts:
+            return _NOTHING["contributions"]
+        lines = " UNION ALL ".join(parts)
+        capped = [
+            (active.id, rule) for active in self.rulebooks for rule in active.rulebook.rules
+        ]
+        caps = [(rb, r) for rb, r in capped if r.cap is not None]
+        if not caps:
+            return lines
+        # A cap adds one line per subject and rule: the points beyond the cap, given back.
+        clamp = " ".join(
+            f"WHEN rulebook_id = {rb} AND rule_id = {lit(r.id)} THEN "
+            f"GREATEST(LEAST(total, {r.cap}), -{r.cap}) - total"
+            for rb, r in caps
+        )
+        return (
+            f"SELECT * FROM ({lines}) AS lines UNION ALL "
+            "SELECT subject_id, rulebook_id, rule_id, NULL AS record_id, adjustment AS points, "
+            "NULL AS counts_until FROM (SELECT subject_id, rulebook_id, rule_id, "
+            f"CAST(CASE {clamp} ELSE 0 END AS BIGINT) AS adjustment FROM ("
+            "SELECT subject_id, rulebook_id, rule_id, SUM(points) AS total "
+            f"FROM ({lines}) AS lines GROUP BY subject_id, rulebook_id, rule_id) AS totals"
+            ") AS adjusted WHERE adjustment <> 0"
+        )
+
+    def overrides(self) -> str:
+        parts = []
+        for active in self.rulebooks:
+            for o in active.rulebook.overrides:
+                until = date_add("first_decided", o.window) if o.window else "NULL"
+                counts = f"{until} > {AS_OF}" if o.window else "TRUE"
+                parts.append(
+                    f"SELECT subject_id, {active.id} AS rulebook_id, {lit(o.id)} AS override_id, "
+                    f"id AS record_id, {lit(o.grade)} AS grade, {until} AS counts_until "
+                    f"FROM facts WHERE {self.condition(o.record_type, o.condition)} AND {counts}"
+                )
+        return " UNION ALL ".join(parts) if parts else _NOTHING["overrides"]
+
+    def consents(self) -> str:
+        parts = []
+        for active in self.rulebooks:
+            consent = active.rulebook.consent
+            if consent is None:
+                continue
+            parts.append(
+                f"SELECT subject_id, {active.id} AS rulebook_id, "
+                f"record_type = {lit(consent.granted)} AS granted, "
+                "ROW_NUMBER() OVER (PARTITION BY subject_id ORDER BY decided_on DESC, id DESC) "
+                "AS latest FROM facts WHERE record_type IN "
+                f"({lit(consent.granted)}, {lit(consent.withdrawn)})"
+            )
+        if not parts:
+            return "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS BIGINT) AS rulebook_id"
+        return (
+            "SELECT subject_id, rulebook_id FROM ("
+            + " UNION ALL ".join(parts)
+            + ") AS consent_records WHERE latest = 1 AND granted"
+        )
+
+    def ratings(self, scope: Scope) -> str:
+        parts = []
+        for active in self.rulebooks:
+            rulebook = active.rulebook
+            if rulebook.score is None:
+                continue
+            score = rulebook.score
+            total = f"{score.base} + COALESCE(points.total, 0)"
+            if score.minimum is not None:
+                total = f"GREATEST({total}, {score.minimum})"
+            if score.maximum is not None:
+                total = f"LEAST({total}, {score.maximum})"
+            consented = (
+                "consents.subject_id IS NOT NULL" if rulebook.consent is not None else "TRUE"
+            )
+            kinds = ", ".join(lit(k.value) for k in rulebook.subject_kinds)
+            band_rank, grade_of = self.grade_sql(rulebook, f"({total})")
+            override_rank = self.override_rank(rulebook)
+            parts.append(
+                f"SELECT subject_id, rulebook_id, consented, score, {grade_of} AS grade FROM ("
+                f"SELECT subjects.id AS subject_id, {active.id} AS rulebook_id, "
+                f"CASE WHEN {consented} THEN 1 ELSE 0 END AS consented, "
+                f"CASE WHEN {consented} THEN CAST({total} AS BIGINT) END AS score, "
+                f"CASE WHEN {consented} THEN "
+                f"GREATEST(COALESCE({band_rank}, -1), COALESCE(forced.rank, -1)) END AS rank "
+                "FROM subjects "
+                "LEFT JOIN (SELECT subject_id, CAST(SUM(points) AS BIGINT) AS total "
+                f"FROM contributions WHERE rulebook_id = {active.id} GROUP BY subject_id) "
+                "AS points ON points.subject_id = subjects.id "
+                f"LEFT JOIN (SELECT subject_id, MAX({override_rank}) AS rank FROM overrides "
+                f"WHERE rulebook_id = {active.id} GROUP BY subject_id) AS forced "
+                "ON forced.subject_id = subjects.id "
+                "LEFT JOIN consents ON consents.subject_id = subjects.id "
+                f"AND consents.rulebook_id = {active.id} "
+                f"WHERE subjects.kind IN ({kinds}) {scope.subjects()}) AS scored"
+            )
+        return " UNION ALL ".join(parts) if parts else _NOTHING["ratings"]
+
+    @staticmethod
+    def grade_sql(rulebook: Rulebook, score: str) -> tuple[str, str]:
+        """The band rank of ``score`` (0 is the best band) and the grade of the final ``rank``
+        (the worse of the band's and any forced grade's)."""
+        if rulebook.grades is None:
+            return "NULL", "CAST(NULL AS VARCHAR)"
+        whens, names = [], []
+        for rank, band in enumerate(rulebook.grades.bands):
+            tests = ["TRUE"]
+            if band.min is not None:
+                tests.append(f"{score} >= {band.min}")
+            if band.max is not None:
+                tests.append(f"{score} <= {band.max}")
+            whens.append(f"WHEN {' AND '.join(tests)} THEN {rank}")
+            names.append(f"WHEN rank = {rank} THEN {lit(band.grade)}")
+        return f"CASE {' '.join(whens)} END", f"CASE {' '.join(names)} END"
+
+    @staticmethod
+    def override_rank(rulebook: Rulebook) -> str:
+        if rulebook.grades is None or not rulebook.overrides:
+            return "NULL"
+        whens = " ".join(
+            f"WHEN grade = {lit(b.grade)} THEN {rulebook.grades.rank(b.grade)}"
+            for b in rulebook.grades.bands
+        )
+        return f"CASE {whens} END"
+
+    def triggers(self) -> str:
+        parts = []
+        for active in self.rulebooks:
+            for name, spec in active.rulebook.lists.items():
+                for c in spec.removal:
+                    parts.append(
+                        f"SELECT {active.id} AS rulebook_id, {lit(name)} AS list_name, "
+                        "COALESCE(target.original_id, target.id) AS chain, "
+                        "settling.first_decided AS decided_on, settling.id AS record_id FROM "
+                        f"(SELECT * FROM facts WHERE {self.condition(c.record_type, c.condition)})"
+                        " AS settling JOIN versions AS target ON target.id = settling.refers_to_id"
+                    )
+        if not parts:
+            return (
+                "SELECT CAST(NULL AS BIGINT) AS rulebook_id, CAST(NULL AS VARCHAR) AS list_name, "
+                "CAST(NULL AS BIGINT) AS chain, CAST(NULL AS DATE) AS decided_on, "
+                "CAST(NULL AS BIGINT) AS record_id WHERE 1 = 0"
+            )
+        return " UNION ALL ".join(parts)
+
+    def listings(self) -> str:
+        parts = []
+        for active in self.rulebooks:
+            for name, spec in active.rulebook.lists.items():
+                parts.append(self.one_list(active.id, name, spec))
+        return " UNION ALL ".join(parts) if parts else _NOTHING["listings"]
+
+    def one_list(self, rulebook_id: int, name: str, spec: ListSpec) -> str:
+        criteria = " ".join(
+            f"WHEN {self.condition(c.record_type, c.condition)} THEN {i}"
+            for i, c in enumerate(spec.entry)
+        )
+        excluded = " OR ".join(self.condition(c.record_type, c.condition) for c in spec.exceptions)
+        ends = " ".join(
+            f"WHEN criterion = {i} THEN {self.term_end(c, spec)}" for i, c in enumerate(spec.entry)
+        )
+        return (
+            f"SELECT subject_id, {rulebook_id} AS rulebook_id, {lit(name)} AS list_name, "
+            "original_id AS record_id, criterion, first_decided AS starts_on, "
+            f"CASE {ends} END AS ends_on, removal.decided_on AS removed_on, "
+            "removal.record_id AS removed_by FROM ("
+            f"SELECT *, CASE {criteria} END AS criterion FROM facts"
+            f"{f' WHERE NOT ({excluded})' if excluded else ''}) AS entries "
+            "LEFT JOIN (SELECT chain, decided_on, record_id, ROW_NUMBER() OVER "
+            "(PARTITION BY chain ORDER BY decided_on, record_id) AS earliest FROM triggers "
+            f"WHERE rulebook_id = {rulebook_id} AND list_name = {lit(name)}) AS removal "
+            "ON removal.chain = entries.original_id AND removal.earliest = 1 "
+            "WHERE criterion IS NOT NULL"
+        )
+
+    def term_end(self, criterion: Criterion, spec: ListSpec) -> str:
+        term = criterion.term or spec.term
+        end = date_add("first_decided", term) if term else "NULL"
+        ext = spec.extension
+        if ext is None or term is None:
+            return end
+        aggravated = self.condition(criterion.record_type, ext.condition)
+        longest = ext.max_years or ext.years
+        years = lit(ext.years)
+        if ext.years_from:
+            years = f"COALESCE({self.attribute(criterion.record_type, ext.years_from)}, {years})"
+        steps = " ".join(
+            f"WHEN {years} {'>=' if n == longest else '='} {n} THEN "
+            f"{date_add(end, Period(years=n))}"
+            for n in range(1, longest + 1)
+        )
+        return f"CASE WHEN {aggravated} THEN CASE {steps} ELSE {end} END ELSE {end} END"
+
+
+def compile_plan(
+    rulebooks: Sequence[ActiveRulebook], registry: Registry, scope: Scope = ALL_SUBJECTS
+) -> Plan:
+    """The plan that rates ``scope`` under ``rulebooks``.
+
+    Raises:
+        RulebookError: a rulebook names an unknown record type or attribute, or a condition
+            fails its checks.
+    """
+    for active in rulebooks:
+        if problems := check_rulebook(active.rulebook, registry):
+            raise RulebookError(
+                f"{active.rulebook.key}: " + "; ".join(problems), problems=problems
+            )
+    c = _Compiler(rulebooks, registry)
+    return Plan(
+        [
+            Step("versions", c.versions(scope)),
+            Step("chains", c.chains()),
+            Step("facts", c.facts()),
+            Step("contributions", c.contributions()),
+            Step("overrides", c.overrides()),
+            Step("consents", c.consents()),
+            Step("ratings", c.ratings(scope)),
+            Step("triggers", c.triggers()),
+            Step("listings", c.listings()),
+        ]
+    )

@@ -1,0 +1,92 @@
+"""The three SQL dialects a rating plan runs on, and where they differ.
+
+The plan is written once, in DuckDB's SQL, and SQLGlot writes it out for each engine. Where
+SQLGlot's own translation would give a different answer on one engine, the dialect below
+overrides it, so that the same inputs give the same ratings everywhere:
+
+- adding months or years to a date that does not exist in the target month (31 January + 1 month,
+  29 February + 1 year) lands on the month's last day in DuckDB and PostgreSQL; SQLite's
+  ``date(d, '+1 month')`` would overflow into the next month, so SQLite steps back to the last day;
+- attributes are JSON: PostgreSQL reads them with ``->> 'name'`` (they are JSONB there),
+  the others with a JSON path.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.dialects.sqlite import SQLite
+from sqlglot.generator import Generator
+
+
+class Engine(StrEnum):
+    """Where a plan runs: the batch engine, or inside the store."""
+
+    DUCKDB = "duckdb"
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+def _interval(expression: exp.DateAdd) -> tuple[str, str]:
+    interval = expression.expression
+    unit = interval.args.get("unit") if isinstance(interval, exp.Interval) else None
+    amount = interval.this if isinstance(interval, exp.Interval) else None
+    if not isinstance(amount, exp.Literal) or unit is None:
+        raise ValueError("the plan adds only literal intervals to dates")
+    return amount.name, unit.name.lower()
+
+
+def _sqlite_date_add(generator: Generator, expression: exp.DateAdd) -> str:
+    amount, unit = _interval(expression)
+    this = generator.sql(expression, "this")
+    shifted = f"date({this}, '+{amount} {unit}')"
+    if unit.startswith("day"):
+        return shifted
+    # An overflow shows as a changed day of month: go back to the last day of the month before.
+    return (
+        f"(CASE WHEN strftime('%d', {shifted}) <> strftime('%d', {this}) "
+        f"THEN date({shifted}, 'start of month', '-1 day') ELSE {shifted} END)"
+    )
+
+
+def _postgres_json_value(generator: Generator, expression: exp.JSONExtractScalar) -> str:
+    path = expression.expression
+    key = path.sql().strip("'").removeprefix("$.")
+    return f"({generator.sql(expression, 'this')} ->> {exp.Literal.string(key).sql()})"
+
+
+class CandorSQLite(SQLite):
+    class Generator(SQLite.Generator):
+        TRANSFORMS = {**SQLite.Generator.TRANSFORMS, exp.DateAdd: _sqlite_date_add}
+
+
+class CandorPostgres(Postgres):
+    class Generator(Postgres.Generator):
+        TRANSFORMS = {**Postgres.Generator.TRANSFORMS, exp.JSONExtractScalar: _postgres_json_value}
+
+
+DIALECTS: dict[Engine, type[SQLite | Postgres | DuckDB]] = {
+    Engine.DUCKDB: DuckDB,
+    Engine.SQLITE: CandorSQLite,
+    Engine.POSTGRESQL: CandorPostgres,
+}
+
+# The dialect SQLGlot reads the plan's own SQL in.
+SOURCE_DIALECT = "duckdb"
+
+
+def engine_of(dialect_name: str) -> Engine:
+    """The engine for a SQLAlchemy dialect name."""
+    if dialect_name == "sqlite":
+        return Engine.SQLITE
+    if dialect_name == "postgresql":
+        return Engine.POSTGRESQL
+    raise ValueError(f"candor cannot rate inside a {dialect_name} store")
+
+
+def render(expression: exp.Expression, engine: Engine) -> str:
+    """The expression as SQL text for ``engine``."""
+    return expression.sql(dialect=DIALECTS[engine]())
