@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from candor.domain.registry import AttributeType, Registry, RecordTypeSpec
-from candor.domain.rulebook import ActiveRulebook, Criterion, ListSpec, Period, Rule, Rulebook
+from candor.domain.registry import AttributeType, RecordTypeSpec, Registry
+from candor.domain.rulebook import ActiveRulebook, ListSpec, Period, Rule, Rulebook
 from candor.engine.conditions import RECORD_COLUMNS, ConditionError, parse_condition
 from candor.engine.dialects import SOURCE_DIALECT
 from candor.engine.plan import Plan, Step
@@ -171,7 +171,7 @@ class _Compiler:
         except ConditionError as e:
             raise RulebookError(f"condition {text!r}: {e}") from None
 
-        def typed(node: exp.Expression) -> exp.Expression:
+        def typed(node: exp.Expr) -> exp.Expr:
             if isinstance(node, exp.Column):
                 return exp.maybe_parse(
                     self.attribute(record_type, node.name), dialect=SOURCE_DIALECT
@@ -179,7 +179,9 @@ class _Compiler:
             return node
 
         checked = tree.transform(typed).sql(dialect=SOURCE_DIALECT)
-        return f"({is_type} AND ({checked}))"
+        # An unknown value (an attribute the record does not carry) does not meet a condition:
+        # without COALESCE, NOT (unknown) would be unknown too, and drop the row.
+        return f"({is_type} AND COALESCE(({checked}), FALSE))"
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -250,9 +252,7 @@ class _Compiler:
         if not parts:
             return _NOTHING["contributions"]
         lines = " UNION ALL ".join(parts)
-        capped = [
-            (active.id, rule) for active in self.rulebooks for rule in active.rulebook.rules
-        ]
+        capped = [(active.id, rule) for active in self.rulebooks for rule in active.rulebook.rules]
         caps = [(rb, r) for rb, r in capped if r.cap is not None]
         if not caps:
             return lines
@@ -404,15 +404,35 @@ class _Compiler:
             for i, c in enumerate(spec.entry)
         )
         excluded = " OR ".join(self.condition(c.record_type, c.condition) for c in spec.exceptions)
-        ends = " ".join(
-            f"WHEN criterion = {i} THEN {self.term_end(c, spec)}" for i, c in enumerate(spec.entry)
+        terms = " ".join(
+            f"WHEN {self.condition(c.record_type, c.condition)} THEN "
+            f"{date_add('first_decided', term) if (term := c.term or spec.term) else 'NULL'}"
+            for c in spec.entry
         )
+        extension, ends = "NULL", "term_end"
+        if spec.extension is not None:
+            ext = spec.extension
+            longest = ext.max_years or ext.years
+            whens = []
+            for c in {c.record_type: c for c in spec.entry}.values():
+                years = lit(ext.years)
+                if ext.years_from:
+                    attr = self.attribute(c.record_type, ext.years_from)
+                    years = f"LEAST(GREATEST(COALESCE({attr}, {years}), 1), {longest})"
+                whens.append(f"WHEN {self.condition(c.record_type, ext.condition)} THEN {years}")
+            extension = f"CASE {' '.join(whens)} END"
+            steps = " ".join(
+                f"WHEN {n} THEN {date_add('term_end', Period(years=n))}"
+                for n in range(1, longest + 1)
+            )
+            ends = f"CASE extension_years {steps} ELSE term_end END"
         return (
             f"SELECT subject_id, {rulebook_id} AS rulebook_id, {lit(name)} AS list_name, "
             "original_id AS record_id, criterion, first_decided AS starts_on, "
-            f"CASE {ends} END AS ends_on, removal.decided_on AS removed_on, "
+            f"{ends} AS ends_on, removal.decided_on AS removed_on, "
             "removal.record_id AS removed_by FROM ("
-            f"SELECT *, CASE {criteria} END AS criterion FROM facts"
+            f"SELECT subject_id, original_id, first_decided, CASE {criteria} END AS criterion, "
+            f"CASE {terms} END AS term_end, {extension} AS extension_years FROM facts"
             f"{f' WHERE NOT ({excluded})' if excluded else ''}) AS entries "
             "LEFT JOIN (SELECT chain, decided_on, record_id, ROW_NUMBER() OVER "
             "(PARTITION BY chain ORDER BY decided_on, record_id) AS earliest FROM triggers "
@@ -420,24 +440,6 @@ class _Compiler:
             "ON removal.chain = entries.original_id AND removal.earliest = 1 "
             "WHERE criterion IS NOT NULL"
         )
-
-    def term_end(self, criterion: Criterion, spec: ListSpec) -> str:
-        term = criterion.term or spec.term
-        end = date_add("first_decided", term) if term else "NULL"
-        ext = spec.extension
-        if ext is None or term is None:
-            return end
-        aggravated = self.condition(criterion.record_type, ext.condition)
-        longest = ext.max_years or ext.years
-        years = lit(ext.years)
-        if ext.years_from:
-            years = f"COALESCE({self.attribute(criterion.record_type, ext.years_from)}, {years})"
-        steps = " ".join(
-            f"WHEN {years} {'>=' if n == longest else '='} {n} THEN "
-            f"{date_add(end, Period(years=n))}"
-            for n in range(1, longest + 1)
-        )
-        return f"CASE WHEN {aggravated} THEN CASE {steps} ELSE {end} END ELSE {end} END"
 
 
 def compile_plan(
@@ -451,9 +453,7 @@ def compile_plan(
     """
     for active in rulebooks:
         if problems := check_rulebook(active.rulebook, registry):
-            raise RulebookError(
-                f"{active.rulebook.key}: " + "; ".join(problems), problems=problems
-            )
+            raise RulebookError(f"{active.rulebook.key}: " + "; ".join(problems), problems=problems)
     c = _Compiler(rulebooks, registry)
     return Plan(
         [

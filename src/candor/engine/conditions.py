@@ -18,7 +18,7 @@ from candor.engine.dialects import SOURCE_DIALECT
 
 # Syntax a condition may use. Anything else — Select, Subquery, Table, Star, Dot, Anonymous
 # functions, placeholders, commands — is refused by name.
-_ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
+_ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
     exp.And,
     exp.Or,
     exp.Not,
@@ -45,7 +45,7 @@ _ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
     exp.Tuple,
 )
 # Pure functions with the same meaning on DuckDB, SQLite and PostgreSQL.
-ALLOWED_FUNCTIONS: dict[type[exp.Expression], str] = {
+ALLOWED_FUNCTIONS: dict[type[exp.Expr], str] = {
     exp.Abs: "abs",
     exp.Coalesce: "coalesce",
     exp.Lower: "lower",
@@ -62,7 +62,7 @@ class ConditionError(ValueError):
     """A condition that is not allowed; the message says which part and why."""
 
 
-def parse_condition(text: str, record_type: str, spec: RecordTypeSpec) -> exp.Expression:
+def parse_condition(text: str, record_type: str, spec: RecordTypeSpec) -> exp.Expr:
     """Parse and check a condition on records of ``record_type``.
 
     Raises:
@@ -83,7 +83,7 @@ def parse_condition(text: str, record_type: str, spec: RecordTypeSpec) -> exp.Ex
     return tree
 
 
-def _check_node(node: exp.Expression, record_type: str, spec: RecordTypeSpec) -> None:
+def _check_node(node: exp.Expr, record_type: str, spec: RecordTypeSpec) -> None:
     if isinstance(node, exp.Column):
         if node.table:
             raise ConditionError(f"names {node.sql()}: use attribute names without a table")
@@ -107,14 +107,14 @@ def _check_node(node: exp.Expression, record_type: str, spec: RecordTypeSpec) ->
     raise ConditionError(f"uses {what}, which a condition may not")
 
 
-def _is_boolean(node: exp.Expression, spec: RecordTypeSpec) -> bool:
+def _is_boolean(node: exp.Expr, spec: RecordTypeSpec) -> bool:
     if isinstance(node, exp.Column):
         attr = spec.attributes.get(node.name)
         return attr is not None and attr.type is AttributeType.BOOLEAN
     return isinstance(node, exp.Boolean)
 
 
-def _check_enum_values(node: exp.Expression, spec: RecordTypeSpec) -> None:
+def _check_enum_values(node: exp.Expr, spec: RecordTypeSpec) -> None:
     """``kind = 'pyramd'`` can never be true: a misspelt value is an error, not a dead rule."""
     column = node.this
     if not isinstance(column, exp.Column):
@@ -131,6 +131,6 @@ def _check_enum_values(node: exp.Expression, spec: RecordTypeSpec) -> None:
             )
 
 
-def referenced_attributes(tree: exp.Expression) -> set[str]:
+def referenced_attributes(tree: exp.Expr) -> set[str]:
     """The attribute and record columns a checked condition reads."""
     return {c.name for c in tree.find_all(exp.Column)}

@@ -59,13 +59,19 @@ def _postgres_json_value(generator: Generator, expression: exp.JSONExtractScalar
 
 
 class CandorSQLite(SQLite):
-    class Generator(SQLite.Generator):
-        TRANSFORMS = {**SQLite.Generator.TRANSFORMS, exp.DateAdd: _sqlite_date_add}
+    class Generator(SQLite.Generator):  # type: ignore[misc,valid-type]
+        TRANSFORMS = {  # noqa: RUF012 — SQLGlot's own convention
+            **SQLite.Generator.TRANSFORMS,
+            exp.DateAdd: _sqlite_date_add,
+        }
 
 
 class CandorPostgres(Postgres):
-    class Generator(Postgres.Generator):
-        TRANSFORMS = {**Postgres.Generator.TRANSFORMS, exp.JSONExtractScalar: _postgres_json_value}
+    class Generator(Postgres.Generator):  # type: ignore[misc,valid-type]
+        TRANSFORMS = {  # noqa: RUF012 — SQLGlot's own convention
+            **Postgres.Generator.TRANSFORMS,
+            exp.JSONExtractScalar: _postgres_json_value,
+        }
 
 
 DIALECTS: dict[Engine, type[SQLite | Postgres | DuckDB]] = {
@@ -87,6 +93,6 @@ def engine_of(dialect_name: str) -> Engine:
     raise ValueError(f"candor cannot rate inside a {dialect_name} store")
 
 
-def render(expression: exp.Expression, engine: Engine) -> str:
+def render(expression: exp.Expr, engine: Engine) -> str:
     """The expression as SQL text for ``engine``."""
     return expression.sql(dialect=DIALECTS[engine]())

@@ -30,12 +30,12 @@ class Step:
     sql: str  # in SOURCE_DIALECT
 
     @property
-    def tree(self) -> exp.Expression:
+    def tree(self) -> exp.Expr:
         return _parse(self.sql)
 
 
 @cache
-def _parse(sql: str) -> exp.Expression:
+def _parse(sql: str) -> exp.Expr:
     tree = sqlglot.parse_one(sql, read=SOURCE_DIALECT)
     assert tree is not None
     return tree

@@ -1,0 +1,127 @@
+"""Rulebooks: check, activate and list versions; find those that govern a date."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from candor.domain.registry import Registry
+from candor.domain.rulebook import ActiveRulebook, Rulebook, parse_rulebook
+from candor.engine.compiler import ALL_SUBJECTS, ONE_SUBJECT, Scope, check_rulebook, compile_plan
+from candor.engine.plan import Plan
+from candor.errors import Conflict, InvalidInput, RulebookError
+from candor.store import rulebooks as stored_rulebooks
+from candor.store.database import Store
+
+SAMPLE_RULEBOOKS = Path(__file__).resolve().parent.parent / "resources" / "rulebooks"
+
+
+def read_rulebook(path: Path, registry: Registry) -> tuple[Rulebook, str]:
+    """Parse and check a rulebook file. Returns the rulebook and its text.
+
+    Raises:
+        RulebookError: naming the file and each problem's path inside it.
+    """
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"cannot read the rulebook {path}: {e}") from None
+    rulebook = parse_rulebook(content, origin=str(path))
+    if problems := check_rulebook(rulebook, registry):
+        raise RulebookError(f"{path}: " + "; ".join(problems), problems=problems)
+    return rulebook, content
+
+
+@dataclass(frozen=True)
+class Activation:
+    id: int
+    name: str
+    version: str
+    effective_from: date
+    digest: str
+    created: bool
+
+
+def activate(
+    store: Store, registry: Registry, path: Path, *, effective: date | None, today: date
+) -> Activation:
+    """Store a rulebook version and the date it takes effect.
+
+    Activating the same version with the same content again changes nothing. A later version
+    of a rulebook may not take effect before today: no rule applies to the past retroactively.
+    Only a rulebook's first version may name an earlier date (the date its law took effect).
+
+    Raises:
+        RulebookError: the file is not a valid rulebook.
+        Conflict: the version was stored with other content, or would take effect in the past.
+    """
+    rulebook, content = read_rulebook(path, registry)
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    effective_from = effective or today
+    with store.write() as conn:
+        existing = stored_rulebooks.find(conn, rulebook.rulebook, rulebook.version)
+        if existing is not None:
+            if existing.digest != digest:
+                raise Conflict(
+                    f"{rulebook.key} was activated before with different content; publish the "
+                    "change as a new version"
+                )
+            return Activation(
+                existing.id, existing.name, existing.version, existing.effective_from, digest, False
+            )
+        earlier = [s for s in stored_rulebooks.every(conn) if s.name == rulebook.rulebook]
+        if earlier and effective_from < today:
+            raise Conflict(
+                f"{rulebook.key} would take effect on {effective_from}, in the past; a new "
+                "version of a rulebook takes effect today or later"
+            )
+        rulebook_id = stored_rulebooks.add(
+            conn,
+            name=rulebook.rulebook,
+            version=rulebook.version,
+            title=rulebook.title,
+            content=content,
+            digest=digest,
+            effective_from=effective_from,
+            now=datetime.now(UTC),
+        )
+    return Activation(
+        rulebook_id, rulebook.rulebook, rulebook.version, effective_from, digest, True
+    )
+
+
+@lru_cache(maxsize=64)
+def _parsed(rulebook_id: int, digest: str, content: str) -> Rulebook:
+    return parse_rulebook(content, origin=f"stored rulebook {rulebook_id}")
+
+
+def governing(store: Store, as_of: date) -> list[ActiveRulebook]:
+    """The rulebook versions that govern ``as_of``, one per rulebook name."""
+    with store.read() as conn:
+        versions = stored_rulebooks.governing(conn, as_of)
+    return [
+        ActiveRulebook(
+            id=v.id, effective_from=v.effective_from, rulebook=_parsed(v.id, v.digest, v.content)
+        )
+        for v in versions
+    ]
+
+
+def every_version(store: Store) -> list[stored_rulebooks.StoredRulebook]:
+    with store.read() as conn:
+        return stored_rulebooks.every(conn)
+
+
+_PLANS: dict[tuple[tuple[int, ...], int, bool], Plan] = {}
+
+
+def plan_for(rulebooks: list[ActiveRulebook], registry: Registry, *, one_subject: bool) -> Plan:
+    """The compiled plan for these rulebook versions (compiled once per process)."""
+    key = (tuple(a.id for a in rulebooks), id(registry), one_subject)
+    if key not in _PLANS:
+        scope: Scope = ONE_SUBJECT if one_subject else ALL_SUBJECTS
+        _PLANS[key] = compile_plan(rulebooks, registry, scope)
+    return _PLANS[key]
