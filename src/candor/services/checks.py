@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from candor.domain.listings import effective_end, in_force
 from candor.domain.pseudonyms import IdentifierHasher
 from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook
@@ -51,16 +52,6 @@ def _lists_imposing(rulebooks: list[ActiveRulebook], measure: str) -> dict[tuple
     return found
 
 
-def _effective_end(listing: dict[str, Any]) -> date | None:
-    ends = [d for d in (listing["ends_on"], listing["removed_on"]) if d is not None]
-    return min(ends) if ends else None
-
-
-def _in_force(listing: dict[str, Any], as_of: date) -> bool:
-    end = _effective_end(listing)
-    return listing["starts_on"] <= as_of and (end is None or as_of < end)
-
-
 def check(
     store: Store,
     registry: Registry,
@@ -86,20 +77,21 @@ def check(
     subject_id = subject_id_for(store, hasher, reference, today)
     listings: list[dict[str, Any]] = []
     if subject_id is not None:
-        listings = _listings(store, registry, subject_id, as_of, today)
-    in_force = [
+        ids = [a.id for a in rulebooks]
+        listings = _listings(store, registry, subject_id, ids, as_of=as_of, today=today)
+    applying = [
         row
         for row in listings
-        if (row["rulebook_id"], row["list_name"]) in imposing and _in_force(row, as_of)
+        if (row["rulebook_id"], row["list_name"]) in imposing and in_force(row, as_of)
     ]
     # The listing in force longest decides `until`.
-    latest = max(in_force, key=lambda r: _effective_end(r) or date.max, default=None)
+    latest = max(applying, key=lambda r: effective_end(r) or date.max, default=None)
     answer = CheckAnswer(
         measure=measure,
         as_of=as_of,
         applies=latest is not None,
         listing=latest.get("ref") if latest else None,
-        until=_effective_end(latest) if latest else None,
+        until=effective_end(latest) if latest else None,
         how_to_object=imposing[(latest["rulebook_id"], latest["list_name"])] if latest else None,
     )
     with store.write() as conn:
@@ -120,7 +112,13 @@ def check(
 
 
 def _listings(
-    store: Store, registry: Registry, subject_id: int, as_of: date, today: date
+    store: Store,
+    registry: Registry,
+    subject_id: int,
+    rulebook_ids: list[int],
+    *,
+    as_of: date,
+    today: date,
 ) -> list[dict[str, Any]]:
     """The subject's listings as they stand for ``as_of``.
 
@@ -128,7 +126,6 @@ def _listings(
     computed for ``as_of`` or earlier (a listing's dates do not change as time passes). Otherwise
     the subject is rated inside the store: stored if for today, computed only for another date.
     """
-    ids = [a.id for a in governing(store, as_of)]
     with store.read() as conn:
         fresh = not stored.is_stale(conn, subject_id)
         rated_for = stored.rated_as_of(conn, subject_id)
@@ -137,7 +134,7 @@ def _listings(
         rerate_subject(store, registry, subject_id, today=today)
         rated_for = today
     with store.read() as conn:
-        saved = stored.stored_listings(conn, ids, subject_id)
+        saved = stored.stored_listings(conn, rulebook_ids, subject_id)
     if rated_for is not None and rated_for <= as_of:
         return [row for row in saved.values() if row["withdrawn_on"] is None]
     _, rows = rate_subject(store, registry, subject_id, as_of=as_of)

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pyarrow as pa
-
 from candor.domain.identifiers import InvalidIdentifier, parse_identifier
+from candor.domain.listings import in_force
 from candor.domain.pseudonyms import IdentifierHasher
 from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook
@@ -55,15 +54,6 @@ class RateSummary:
             "listings": self.listings,
             "stored": self.stored,
         }
-
-
-def _in_force(listing: dict[str, Any], as_of: date) -> bool:
-    if listing["starts_on"] > as_of:
-        return False
-    for end in (listing["ends_on"], listing["removed_on"]):
-        if end is not None and end <= as_of:
-            return False
-    return True
 
 
 def rate_all(
@@ -139,9 +129,24 @@ def _listing_counts(
 ) -> dict[str, int]:
     counts = {name: 0 for a in rulebooks for name in a.rulebook.lists}
     for row in listings:
-        if _in_force(row, as_of):
+        if in_force(row, as_of):
             counts[row["list_name"]] += 1
     return counts
+
+
+def _rating_rows(computed: list[dict[str, Any]], as_of: date) -> list[dict[str, Any]]:
+    """The plan's rating rows as the store keeps them."""
+    return [
+        {
+            "rulebook_id": r["rulebook_id"],
+            "subject_id": r["subject_id"],
+            "as_of": as_of,
+            "consented": bool(r["consented"]),
+            "score": r["score"],
+            "grade": r["grade"],
+        }
+        for r in computed
+    ]
 
 
 def _store_batch(
@@ -157,17 +162,7 @@ def _store_batch(
     with store.write() as conn:
         run_id = stored.start_run(conn, as_of, through, now)
         previous = stored.all_ratings(conn, ids)
-        rows = [
-            {
-                "rulebook_id": r["rulebook_id"],
-                "subject_id": r["subject_id"],
-                "as_of": as_of,
-                "consented": bool(r["consented"]),
-                "score": r["score"],
-                "grade": r["grade"],
-            }
-            for r in ratings
-        ]
+        rows = _rating_rows(ratings, as_of)
         stored.save_ratings(conn, rows, previous, now)
         stored.save_listings(conn, listings, stored.stored_listings(conn, ids), as_of, now)
         stored.finish_run(conn, run_id, len({r["subject_id"] for r in rows}), now)
@@ -222,29 +217,10 @@ def rerate_subject(store: Store, registry: Registry, subject_id: int, *, today: 
         through = stored.watermark(conn)
         rows = run_in_store(conn, plan, subject_id, today)
         previous = stored.stored_ratings(conn, subject_id)
-        stored.save_ratings(
-            conn,
-            [
-                {
-                    "rulebook_id": r["rulebook_id"],
-                    "subject_id": subject_id,
-                    "as_of": today,
-                    "consented": bool(r["consented"]),
-                    "score": r["score"],
-                    "grade": r["grade"],
-                }
-                for r in rows.ratings
-            ],
-            previous,
-            now,
-        )
+        stored.save_ratings(conn, _rating_rows(rows.ratings, today), previous, now)
         ids = [a.id for a in rulebooks]
         stored.save_listings(
             conn, rows.listings, stored.stored_listings(conn, ids, subject_id), today, now
         )
         stored.mark_rerated(conn, subject_id, today, through, now)
     return rows
-
-
-def records_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(rows)
