@@ -68,6 +68,15 @@ class Settings:
             "The most records one API ingest request may carry (larger requests get 413).",
         ),
     )
+    rerate_inline_max: int = field(
+        default=500,
+        metadata=_meta(
+            "CANDOR_RERATE_INLINE_MAX",
+            "After an API ingest request, re-rate at most this many of its subjects in the store "
+            "before answering; the others are re-rated at their next check or `candor rate` "
+            "(a check always re-rates a subject whose records changed).",
+        ),
+    )
     log_level: str = field(
         default="INFO",
         metadata=_meta(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 import candor
 from candor.api.problems import HANDLERS
-from candor.api.routers import health, records
+from candor.api.routers import health, lists, records, rulebooks, subjects
 from candor.services.registry import load_registry
 from candor.settings import Settings
 from candor.store import open_store
@@ -39,4 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(exc_type, handler)
     app.include_router(health.router)
     app.include_router(records.router)
+    app.include_router(subjects.router)
+    app.include_router(lists.router)
+    app.include_router(rulebooks.router)
     return app

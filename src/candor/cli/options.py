@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
@@ -26,3 +27,20 @@ JsonOption = Annotated[
 
 def settings_for(db: str | None) -> Settings:
     return Settings.load(database_url=db)
+
+
+AsOfOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        metavar="DATE",
+        help="The date to answer for (YYYY-MM-DD; default: today).",
+        show_default=False,
+    ),
+]
+
+
+def day(value: datetime | None) -> date:
+    """An optional ``--as-of``/``--effective`` value as a date (today when not given)."""
+    return value.date() if value is not None else date.today()

@@ -42,6 +42,7 @@ from candor.formats.raw import RawBatch
 from candor.formats.rejects_file import RejectsFile, default_rejects_path, file_format
 from candor.services.background import prefetch
 from candor.services.logs import describe_failure
+from candor.services.rating import rerate_subject
 from candor.services.secret import load_secret
 from candor.services.sources import get_source
 from candor.settings import Settings
@@ -525,5 +526,22 @@ def ingest_objects(
         run.finish(error=describe_failure(e)[:2000])
         raise
     run.finish()
+    if run.totals.accepted:
+        _rerate_changed(store, registry, run.id, settings.rerate_inline_max, today or date.today())
     t = run.totals
     return IngestResult(run.id, t.rows_read, t.accepted, t.rejected, t.duplicates, None, rejects)
+
+
+def _rerate_changed(store: Store, registry: Registry, run_id: int, most: int, today: date) -> None:
+    """Re-rate in the store the subjects whose records this request added (up to ``most``).
+
+    The records are already committed and acknowledged; a subject left out here (or whose
+    re-rating fails) is stale, and a check or the next batch run rates it before it is relied on.
+    """
+    with store.read() as conn:
+        changed = record_rows.subjects_of_ingestion(conn, run_id)
+    for subject_id in changed[:most]:
+        try:
+            rerate_subject(store, registry, subject_id, today=today)
+        except Exception:  # the records are committed; the answer must say so
+            log.exception("re-rating subject %d after ingestion %d failed", subject_id, run_id)

@@ -115,13 +115,35 @@ def every_version(store: Store) -> list[stored_rulebooks.StoredRulebook]:
         return stored_rulebooks.every(conn)
 
 
-_PLANS: dict[tuple[tuple[int, ...], int, bool], Plan] = {}
+# Keyed by object identity: `governing` hands out one parsed Rulebook per stored version and
+# content digest, and each entry keeps its rulebooks and registry alive so that no id() in a
+# key can be reused by another object (another store's rulebook 1, say) while it exists.
+_PlanKey = tuple[tuple[tuple[int, int], ...], int, bool]
+_PLANS: dict[_PlanKey, tuple[list[Rulebook], Registry, Plan]] = {}
 
 
 def plan_for(rulebooks: list[ActiveRulebook], registry: Registry, *, one_subject: bool) -> Plan:
     """The compiled plan for these rulebook versions (compiled once per process)."""
-    key = (tuple(a.id for a in rulebooks), id(registry), one_subject)
-    if key not in _PLANS:
+    key = (tuple((a.id, id(a.rulebook)) for a in rulebooks), id(registry), one_subject)
+    cached = _PLANS.get(key)
+    if cached is None:
         scope: Scope = ONE_SUBJECT if one_subject else ALL_SUBJECTS
-        _PLANS[key] = compile_plan(rulebooks, registry, scope)
-    return _PLANS[key]
+        plan = compile_plan(rulebooks, registry, scope)
+        cached = ([a.rulebook for a in rulebooks], registry, plan)
+        if len(_PLANS) >= 256:
+            _PLANS.clear()
+        _PLANS[key] = cached
+    return cached[2]
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema of rulebook files (for editors and for authorities' own checks)."""
+    schema = Rulebook.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://candor.example/schemas/rulebook.json"
+    return schema
+
+
+def in_force(store: Store, today: date) -> set[int]:
+    """Ids of the stored versions that govern ``today``."""
+    return {a.id for a in governing(store, today)}

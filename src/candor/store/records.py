@@ -12,7 +12,7 @@ from candor.domain.references import Referable
 from candor.domain.resubmission import SAME_CONTENT
 from candor.store.bulk import insert_rows
 from candor.store.sql import among
-from candor.store.tables import records
+from candor.store.tables import ingest_batches, records, sources
 
 # Column order of the tuples `insert` takes.
 INSERT_COLUMNS: tuple[str, ...] = (
@@ -117,3 +117,37 @@ def resolve_refers_to(conn: Connection, source_id: int, source_record_ids: Seque
         ),
         [{"srid": s} for s in source_record_ids],
     )
+
+
+def described(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """What an explanation shows of each record: its source, type, dates, status and legal
+    basis (never the identifier or the name)."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(
+            records.c.id,
+            sources.c.name.label("source"),
+            records.c.source_record_id,
+            records.c.record_type,
+            records.c.occurred_on,
+            records.c.decided_on,
+            records.c.status,
+            records.c.legal_basis,
+        )
+        .join(sources, sources.c.id == records.c.source_id)
+        .where(records.c.id.in_(sorted(set(ids))))
+    )
+    # str(): SQLAlchemy may name columns with a str subclass, which JSON encoders refuse.
+    return {row.id: {str(k): v for k, v in row._mapping.items()} for row in rows}
+
+
+def subjects_of_ingestion(conn: Connection, ingestion_id: int) -> list[int]:
+    """The subjects an ingestion run added records about."""
+    rows = conn.execute(
+        select(records.c.subject_id)
+        .join(ingest_batches, ingest_batches.c.id == records.c.batch_id)
+        .where(ingest_batches.c.ingestion_id == ingestion_id)
+        .distinct()
+    )
+    return sorted(r.subject_id for r in rows)

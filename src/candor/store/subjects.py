@@ -125,3 +125,9 @@ def resolve(
     for s, sid, iid in zip(new, subject_ids, identifier_ids, strict=True):
         found[s.digest] = Resolved(iid, sid, s.kind)
     return found
+
+
+def by_ref(conn: Connection, ref: str) -> int | None:
+    """The id of the subject with this public reference."""
+    found = conn.execute(select(subjects.c.id).where(subjects.c.ref == ref)).scalar()
+    return int(found) if found is not None else None

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from candor.cli.commands import demo, ingest, serve, setup, sources
+from candor.cli.commands import check, demo, ingest, rating, rulebook, serve, setup, sources
 
 
 def register(app: typer.Typer) -> None:
     app.command("init")(setup.init)
     app.add_typer(sources.app, name="sources")
     app.command("ingest")(ingest.ingest)
+    app.add_typer(rulebook.app, name="rulebook")
+    app.command("rate")(rating.rate)
+    app.command("explain")(rating.explain_)
+    app.command("check")(check.check)
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)

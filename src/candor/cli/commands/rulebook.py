@@ -1,0 +1,135 @@
+"""`candor rulebook …`: activate rulebook versions, list them, print the file format's schema."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from candor.cli.options import DbOption, JsonOption, day, settings_for
+from candor.cli.output import emit, reports_errors, stdout
+from candor.services import rulebooks as service
+from candor.services.registry import load_registry
+from candor.store import open_store
+
+app = typer.Typer(
+    help="Rulebooks: the published rules that rate subjects and list them.",
+    no_args_is_help=True,
+)
+
+
+@app.command("activate")
+@reports_errors
+def activate(
+    file: Annotated[Path, typer.Argument(help="The rulebook YAML file.", show_default=False)],
+    effective: Annotated[
+        str | None,
+        typer.Option(
+            "--effective",
+            metavar="DATE",
+            help="The day the version takes effect (YYYY-MM-DD; default: today). Only a "
+            "rulebook's first version may name a past date.",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a rulebook file and store it as a version that governs from its effective date."""
+    settings = settings_for(db)
+    when = _date(effective, "--effective") if effective else None
+    with open_store(settings.database_url) as store:
+        done = service.activate(
+            store, load_registry(settings), file, effective=when, today=date.today()
+        )
+    data = {
+        "rulebook": done.name,
+        "version": done.version,
+        "effective_from": done.effective_from.isoformat(),
+        "digest": done.digest,
+        "created": done.created,
+    }
+
+    def render() -> None:
+        verb = "activated" if done.created else "already active, unchanged"
+        stdout.print(
+            f"{done.name}@{done.version}: {verb}; governs from {done.effective_from} "
+            f"(sha256 {done.digest[:12]}…)"
+        )
+
+    emit(data, as_json=as_json, render=render)
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option
+        ) from None
+
+
+@app.command("list")
+@reports_errors
+def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List every stored rulebook version, and which govern today."""
+    settings = settings_for(db)
+    today = day(None)
+    with open_store(settings.database_url) as store:
+        versions = service.every_version(store)
+        current = service.in_force(store, today)
+    rows = [
+        {
+            "rulebook": v.name,
+            "version": v.version,
+            "title": v.title,
+            "effective_from": v.effective_from.isoformat(),
+            "activated_at": v.activated_at.isoformat(),
+            "digest": v.digest,
+            "in_force": v.id in current,
+        }
+        for v in versions
+    ]
+
+    def render() -> None:
+        table = Table("rulebook", "version", "title", "effective from", "in force today", "sha256")
+        for r in rows:
+            table.add_row(
+                str(r["rulebook"]),
+                str(r["version"]),
+                str(r["title"]),
+                str(r["effective_from"]),
+                "yes" if r["in_force"] else "",
+                f"{str(r['digest'])[:12]}…",
+            )
+        stdout.print(table if rows else "no rulebook activated yet (`candor rulebook activate`)")
+
+    emit({"rulebooks": rows}, as_json=as_json, render=render)
+
+
+@app.command("schema")
+@reports_errors
+def schema(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the schema to this file instead of stdout."),
+    ] = None,
+    db: DbOption = None,  # every command takes --db; the schema needs no store
+    as_json: JsonOption = False,
+) -> None:
+    """Print the JSON Schema of rulebook files (always JSON)."""
+    del db
+    document = service.json_schema()
+    if output is not None:
+        output.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        emit(
+            {"written": str(output)},
+            as_json=as_json,
+            render=lambda: stdout.print(f"wrote {output}"),
+        )
+    else:
+        emit(document, as_json=True)
