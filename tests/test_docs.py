@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import typer
+from pydantic import BaseModel
 
 from candor.cli import app
+from candor.domain.rulebook import Rulebook
 from candor.services.registry import load_registry
 from candor.settings import Settings, describe
 
@@ -63,3 +65,40 @@ def test_the_record_type_table_matches_the_registry() -> None:
             assert attributes == "—", name
             continue
         assert found == {a: s.required for a, s in spec.attributes.items()}, name
+
+
+RULEBOOKS = (ROOT / "docs" / "rulebooks.md").read_text(encoding="utf-8")
+
+
+def _models(model: type[BaseModel]) -> list[type[BaseModel]]:
+    """``model`` and every model its fields hold (in tuples, mappings, optionals), each once."""
+    found: list[type[BaseModel]] = []
+    pending = [model]
+    while pending:
+        current = pending.pop(0)
+        if current in found:
+            continue
+        found.append(current)
+        for field in current.model_fields.values():
+            types = [field.annotation]
+            while types:
+                kind = types.pop()
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    pending.append(kind)
+                types += get_args(kind)
+    return found
+
+
+def _section(doc: str, model: str) -> str:
+    """The text under the heading that names ``model`` as ``(`Model`)``, up to the next heading."""
+    match = re.search(rf"^#+ .*\(`{model}`\)\n(.*?)(?=^#|\Z)", doc, re.M | re.S)
+    assert match, f"docs/rulebooks.md has no section headed (`{model}`)"
+    return match.group(1)
+
+
+def test_every_rulebook_field_is_in_the_rulebook_reference() -> None:
+    models = _models(Rulebook)
+    assert {m.__name__ for m in models} >= {"Rule", "PointsFrom", "ListSpec", "Period", "Band"}
+    for model in models:
+        rows = re.findall(r"^\| `([a-z_]+)` \|", _section(RULEBOOKS, model.__name__), re.M)
+        assert sorted(rows) == sorted(model.model_fields), model.__name__
