@@ -5,7 +5,7 @@ A compiled plan runs two ways: ``run_batch`` rates every subject on DuckDB from 
 SQLGlot per dialect; these tests prove that for random valid rulebooks and random records the
 two give exactly the same ratings, contributions, overrides and listings. A few answers worked
 out by hand (month-end terms, an overturned version, a cap, a removal) make a failure easy to
-read, and strict xfails pin the known engine bugs the property steers clear of.
+read, and regression tests keep the engine differences found so far fixed.
 
 Rows go into the store with SQLAlchemy Core rather than through ingestion: the property needs
 exact control of ids, versions, triggers and dates. The store is made once per test (per
@@ -40,32 +40,26 @@ from candor.domain.rulebook import (
     Rulebook,
     Score,
 )
-from candor.engine.compiler import ALL_SUBJECTS, ONE_SUBJECT, compile_plan
-from candor.engine.execute import RatingError, run_batch, run_in_store
+from candor.engine.compiler import ALL_SUBJECTS, ONE_SUBJECT, check_rulebook, compile_plan
+from candor.engine.dialects import Engine
+from candor.engine.execute import run_batch, run_in_store
+from candor.errors import RulebookError
 from candor.store import Store
 from candor.store.tables import identifiers, ingest_batches, ingestions, records, sources
 from candor.store.tables import subjects as subjects_table
 from tests.engine.strategies import (
     CARD,
-    DECIMAL_ARITHMETIC,
     DRUNK,
-    EXTENSION_WITHOUT_TERM,
     FINDING,
-    FLOOR_OF_NULL,
     FRAUD,
     LOAN,
     PERFORMED,
-    POWER_UNDERFLOW,
     SHIPPED,
     TICKET,
-    UNICODE_CASE,
-    UNTYPED_NULLS,
     Record,
     Subject,
     active_rulebooks,
     as_of_dates,
-    floored_attributes,
-    known_bugs,
 )
 from tests.engine.strategies import records as record_sets
 
@@ -251,13 +245,10 @@ Scenario = tuple[list[ActiveRulebook], list[Subject], list[Record], date]
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, dialect: str) -> Scenario:
-    """Rulebooks, subjects and records, and a rating date; clear of the known bugs that a run
-    on ``dialect`` and DuckDB would hit (see ``strategies.known_bugs``)."""
-    avoid = known_bugs(dialect)
-    rulebooks = draw(active_rulebooks(avoid))
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """Rulebooks, subjects and records, and a rating date."""
+    rulebooks = draw(active_rulebooks())
     read = frozenset().union(*(a.rulebook.record_types() for a in rulebooks))
-    always = floored_attributes(rulebooks) if FLOOR_OF_NULL in avoid else frozenset()
     favoured = tuple(sorted({r.record_type for a in rulebooks for r in a.rulebook.rules}))
     settling = tuple(
         sorted(
@@ -269,9 +260,7 @@ def scenarios(draw: st.DrawFn, dialect: str) -> Scenario:
             }
         )
     )
-    subjects, rows = draw(
-        record_sets(read, always=always, avoid=avoid, favoured=favoured, settling=settling)
-    )
+    subjects, rows = draw(record_sets(read, favoured=favoured, settling=settling))
     return rulebooks, subjects, rows, draw(as_of_dates(rows))
 
 
@@ -282,7 +271,7 @@ def scenarios(draw: st.DrawFn, dialect: str) -> Scenario:
 )
 @given(data=st.data())
 def test_the_store_and_the_batch_engine_rate_alike(store: Store, data: st.DataObject) -> None:
-    rulebooks, subjects, rows, as_of = data.draw(scenarios(store.dialect), label="scenario")
+    rulebooks, subjects, rows, as_of = data.draw(scenarios(), label="scenario")
     rate_everywhere(store, rulebooks, subjects, rows, as_of)
 
 
@@ -321,9 +310,8 @@ def _finding(id: int, decided: str, **attributes: Any) -> Record:
 
 
 def _scored(*rules: Rule, base: int = 100, minimum: int | None = None) -> list[ActiveRulebook]:
-    """A scoring rulebook with ``rules``, bands A (90 and up), B (40 and up), C, and an
-    override on drunk driving (the hand-worked records hold none: it only keeps the plan clear
-    of UNTYPED_NULLS, pinned below)."""
+    """A scoring rulebook with ``rules``, bands A (90 and up), B (40 and up), C, and overrides
+    on drunk driving (the hand-worked records hold none) and on a performed obligation."""
     rulebook = Rulebook(
         rulebook="scored",
         version="1",
@@ -433,34 +421,13 @@ def test_a_removal_trigger_ends_a_listing_early(store: Store, as_of: date) -> No
     ]
 
 
-# --- known bugs ----------------------------------------------------------------------------
-# Each test pins one bug that the property steers clear of (strategies.known_bugs), as a strict
-# xfail on the engines it breaks: once fixed, the test passes, strict xfail reports it, and the
-# marker and the bug's name in strategies.py go.
+# --- engine differences found so far ---------------------------------------------------------
+# Each was a case where the engines disagreed or a plan failed on one of them; the property
+# draws all of these shapes now, and these tests keep the simplest case of each in view.
 
 
-def _known_bug(
-    request: pytest.FixtureRequest,
-    store: Store,
-    dialects: set[str],
-    why: str,
-    raises: type[Exception] = RatingError,
-) -> None:
-    """Expect this test to fail, with ``raises``, when the store is one of ``dialects``:
-    RatingError where a plan fails to run, AssertionError where the engines disagree."""
-    if store.dialect in dialects:
-        request.applymarker(pytest.mark.xfail(reason=why, raises=raises, strict=True))
-
-
-def test_an_extension_without_any_term_rates_on_every_engine(
-    request: pytest.FixtureRequest, store: Store
-) -> None:
-    _known_bug(
-        request,
-        store,
-        {"sqlite", "postgresql"},  # DuckDB fails with either, PostgreSQL too
-        f"{EXTENSION_WITHOUT_TERM}: NULL + INTERVAL does not bind on DuckDB and PostgreSQL",
-    )
+def test_an_extension_without_any_term_rates_on_every_engine(store: Store) -> None:
+    # The term end was an untyped NULL, and NULL + INTERVAL does not bind on DuckDB and PostgreSQL.
     plan = _listing(
         ListSpec(
             title="Debtors",
@@ -468,72 +435,83 @@ def test_an_extension_without_any_term_rates_on_every_engine(
             extension=Extension(condition="aggravated", years=1),
         )
     )
-    rated = rate_everywhere(store, plan, [PERSON], [_finding(1, "2024-01-31")], date(2024, 6, 1))
+    rows = [_finding(1, "2024-01-31"), _finding(2, "2024-02-29", aggravated=True)]
+    rated = rate_everywhere(store, plan, [PERSON], rows, date(2024, 6, 1))
     assert rated[PERSON.id]["listings"] == [
-        (1, "debtors", 1, 0, date(2024, 1, 31), None, None, None)
+        (1, "debtors", 1, 0, date(2024, 1, 31), None, None, None),
+        (1, "debtors", 2, 0, date(2024, 2, 29), None, None, None),  # no end to extend
     ]
 
 
-def test_points_from_an_attribute_a_record_lacks_rate_on_every_engine(
-    request: pytest.FixtureRequest, store: Store
-) -> None:
-    _known_bug(
-        request,
-        store,
-        {"sqlite"},
-        f"{FLOOR_OF_NULL}: SQLAlchemy's SQLite FLOOR is math.floor, which raises on NULL",
-    )
+def test_points_from_an_attribute_a_record_lacks_rate_on_every_engine(store: Store) -> None:
+    # SQLAlchemy's SQLite FLOOR is Python's math.floor, which raises on NULL.
     plan = _scored(
         Rule(
             id="default",
             record_type=LOAN,
             points_from=PointsFrom(attribute="amount", factor=-0.01, minimum=-50),
+            half_life=Period(days=365),
         )
     )
     rows = [_record(1, LOAN, "2024-01-10", amount=1200.0), _record(2, LOAN, "2024-01-11")]
-    rated = rate_everywhere(store, plan, [PERSON], rows, date(2024, 6, 1))
+    rated = rate_everywhere(store, plan, [PERSON], rows, date(2024, 1, 11))
     assert rated[PERSON.id]["contributions"] == [
-        (1, "default", 1, -12, None),
-        (1, "default", 2, -50, None),  # no amount: the minimum
+        (1, "default", 1, -12, None),  # record 2 has no amount: it does not count
     ]
 
 
-def test_upper_and_lower_fold_the_same_letters_on_every_engine(
-    request: pytest.FixtureRequest, store: Store
-) -> None:
-    _known_bug(
-        request,
-        store,
-        {"sqlite"},
-        f"{UNICODE_CASE}: SQLite's upper() and lower() fold ASCII only",
-        AssertionError,
-    )
+@pytest.mark.parametrize("function", ["upper", "lower"])
+def test_upper_and_lower_are_not_allowed_in_conditions(function: str) -> None:
+    # SQLite's upper() and lower() fold ASCII letters only; DuckDB's and PostgreSQL's fold "Ä".
     plan = _scored(
-        Rule(id="upper", record_type=TICKET, condition="upper(code) = code", points=-10),
-        Rule(id="lower", record_type=TICKET, condition="lower(code) = 'ä1'", points=-1),
+        Rule(id="r", record_type=TICKET, condition=f"{function}(code) = 'A1'", points=-1)
     )
-    rows = [
-        _record(1, TICKET, "2024-01-10", code="ä1"),
-        _record(2, TICKET, "2024-01-10", code="Ä1"),
+    with pytest.raises(RulebookError, match=rf"rules\.0\.condition: calls {function.upper()}, "):
+        compile_plan(plan, SHIPPED)
+    problems = check_rulebook(plan[0].rulebook, SHIPPED)
+    assert problems == [
+        f"rules.0.condition: calls {function.upper()}, which is not allowed "
+        "(abs, coalesce, greatest, least, length)"
     ]
+
+
+def test_text_is_ordered_by_code_point_on_every_engine(store: Store) -> None:
+    # PostgreSQL orders text by its database's collation, where "B1" > "a1" in English.
+    plan = _scored(
+        Rule(id="after", record_type=TICKET, condition="code > 'a1'", points=-1),
+        Rule(id="between", record_type=TICKET, condition="code BETWEEN 'A' AND 'b'", points=-2),
+        Rule(id="greatest", record_type=TICKET, condition="greatest(code, 'a1') = code", points=-4),
+    )
+    codes = ["B1", "a1", "ä1", "Ä1", "b1"]
+    rows = [_record(i, TICKET, "2024-01-10", code=code) for i, code in enumerate(codes, 1)]
     rated = rate_everywhere(store, plan, [PERSON], rows, date(2024, 6, 1))
     assert rated[PERSON.id]["contributions"] == [
-        (1, "lower", 1, -1, None),
-        (1, "lower", 2, -1, None),
-        (1, "upper", 2, -10, None),
+        *[(1, "after", i, -1, None) for i in (3, 4, 5)],
+        *[(1, "between", i, -2, None) for i in (1, 2)],
+        *[(1, "greatest", i, -4, None) for i in (2, 3, 4, 5)],
     ]
 
 
-def test_a_whole_number_times_a_decimal_is_exact_on_every_engine(
-    request: pytest.FixtureRequest, store: Store
-) -> None:
-    _known_bug(
-        request,
-        store,
-        {"sqlite"},
-        f"{DECIMAL_ARITHMETIC}: integer x decimal literal is binary floating point on SQLite",
-        AssertionError,
+def test_only_text_comparisons_carry_a_collation() -> None:
+    # The database this suite runs on may order by code point already: check the SQL too.
+    plan = compile_plan(
+        _scored(
+            Rule(id="text", record_type=TICKET, condition="code > 'a1'", points=-1),
+            Rule(id="date", record_type=LOAN, condition="occurred_on >= '2024-02-29'", points=-1),
+            Rule(id="number", record_type=LOAN, condition="amount < 100", points=-1),
+        ),
+        SHIPPED,
+        ONE_SUBJECT,
     )
+    postgresql = plan.query(Engine.POSTGRESQL, "contributions")
+    assert postgresql.count('COLLATE "C"') == 2
+    assert 'END) COLLATE "C") > (\'a1\' COLLATE "C")' in postgresql
+    assert plan.query(Engine.SQLITE, "contributions").count("COLLATE BINARY") == 2
+    assert "COLLATE" not in plan.statement(Engine.DUCKDB, "contributions")
+
+
+def test_a_whole_number_times_a_decimal_is_the_same_on_every_engine(store: Store) -> None:
+    # Decimal literals were exact decimals on DuckDB and PostgreSQL and doubles on SQLite.
     plan = _scored(
         Rule(
             id="cycles",
@@ -541,25 +519,38 @@ def test_a_whole_number_times_a_decimal_is_exact_on_every_engine(
             points_from=PointsFrom(attribute="months", factor=4.1),  # 15 x 4.1 = 61.5: 62
         ),
         Rule(id="severe", record_type=FRAUD, condition="severity * 0.1 > 0.3", points=-1),
+        Rule(id="exact", record_type=FRAUD, condition="severity * 0.5 = 1.5", points=-2),
         base=0,
     )
     rows = [
         _record(1, CARD, "2024-01-10", months=15),
-        _record(2, FRAUD, "2024-01-10", kind="fraud", severity=3),  # 0.3 is not above 0.3
+        _record(2, FRAUD, "2024-01-10", kind="fraud", severity=3),
     ]
     rated = rate_everywhere(store, plan, [PERSON], rows, date(2024, 6, 1))
-    assert rated[PERSON.id]["contributions"] == [(1, "cycles", 1, 62, None)]
+    assert rated[PERSON.id]["contributions"] == [
+        (1, "cycles", 1, 62, None),
+        (1, "exact", 2, -2, None),
+        # Conditions compute in doubles everywhere: 3 x 0.1 is 0.30000000000000004.
+        (1, "severe", 2, -1, None),
+    ]
 
 
-def test_a_long_faded_record_counts_nothing_on_every_engine(
-    request: pytest.FixtureRequest, store: Store
-) -> None:
-    _known_bug(
-        request,
-        store,
-        {"postgresql"},
-        f"{POWER_UNDERFLOW}: POWER(0.5, 1461) underflows to 0, which PostgreSQL raises",
+def test_a_division_by_zero_in_a_condition_is_unknown_on_every_engine(store: Store) -> None:
+    # DuckDB divided to infinity, SQLite to NULL, and PostgreSQL raised.
+    plan = _scored(
+        Rule(id="ratio", record_type=CARD, condition="amount / (months - 1) > 100", points=-1),
+        Rule(id="not", record_type=CARD, condition="NOT (amount / (months - 1) > 100)", points=-2),
     )
+    rows = [
+        _record(1, CARD, "2024-01-10", months=1, amount=500.0),
+        _record(2, CARD, "2024-01-10", months=2, amount=500.0),
+    ]
+    rated = rate_everywhere(store, plan, [PERSON], rows, date(2024, 6, 1))
+    assert rated[PERSON.id]["contributions"] == [(1, "ratio", 2, -1, None)]
+
+
+def test_a_long_faded_record_counts_nothing_on_every_engine(store: Store) -> None:
+    # POWER(0.5, 1461) underflows to 0, which PostgreSQL raised.
     plan = _scored(Rule(id="fading", record_type=LOAN, points=-100, half_life=Period(days=1)))
     rows = [_record(1, LOAN, "2020-01-01"), _record(2, LOAN, "2024-01-01")]
     rated = rate_everywhere(store, plan, [PERSON], rows, date(2024, 1, 2))
@@ -569,8 +560,22 @@ def test_a_long_faded_record_counts_nothing_on_every_engine(
     ]
 
 
+# PostgreSQL took untyped NULLs for text, which then failed to meet a date or a number.
 _UNTYPED: dict[str, tuple[Rulebook, str, list[tuple[Any, ...]]]] = {
     "a rulebook without overrides": (
+        Rulebook(
+            rulebook="plain",
+            version="1",
+            title="Plain",
+            domain="civic",
+            score=Score(base=100),
+            rules=(Rule(id="default", record_type=LOAN, points=-20),),
+            grades=Grades(bands=(Band(grade="A", min=90), Band(grade="B"))),
+        ),
+        "ratings",
+        [(1, 1, 80, "B")],
+    ),
+    "a rulebook without grades": (
         Rulebook(
             rulebook="plain",
             version="1",
@@ -595,10 +600,32 @@ _UNTYPED: dict[str, tuple[Rulebook, str, list[tuple[Any, ...]]]] = {
                 Rule(id="c", record_type=LOAN, points=-5, window=Period(years=1)),
             ),
             grades=Grades(bands=(Band(grade="A"),)),
-            overrides=(Override(id="drunk", record_type=DRUNK, grade="A"),),
+            overrides=(
+                Override(id="drunk", record_type=DRUNK, grade="A"),
+                Override(id="loan", record_type=LOAN, grade="A", window=Period(years=1)),
+            ),
         ),
         "ratings",
         [(1, 1, 65, "A")],
+    ),
+    "capped rules with and without a window": (
+        Rulebook(
+            rulebook="capped",
+            version="1",
+            title="Capped",
+            domain="civic",
+            score=Score(base=100),
+            rules=(
+                Rule(id="a", record_type=LOAN, points=-20, cap=5),
+                Rule(id="c", record_type=LOAN, points=-5, window=Period(years=1)),
+            ),
+        ),
+        "contributions",
+        [
+            (1, "a", 1, -20, None),
+            (1, "a", None, 15, None),
+            (1, "c", 1, -5, date(2025, 1, 10)),
+        ],
     ),
     "a list without a term beside one with a term": (
         Rulebook(
@@ -623,17 +650,57 @@ _UNTYPED: dict[str, tuple[Rulebook, str, list[tuple[Any, ...]]]] = {
 
 
 @pytest.mark.parametrize("case", list(_UNTYPED))
-def test_plans_with_untyped_nulls_rate_on_every_engine(
-    request: pytest.FixtureRequest, store: Store, case: str
-) -> None:
-    _known_bug(
-        request,
-        store,
-        {"postgresql"},
-        f"{UNTYPED_NULLS}: PostgreSQL resolves an untyped NULL as text, then fails to match it",
-    )
+def test_plans_with_untyped_nulls_rate_on_every_engine(store: Store, case: str) -> None:
     rulebook, output, expected = _UNTYPED[case]
     plan = [ActiveRulebook(id=1, effective_from=date(2019, 1, 1), rulebook=rulebook)]
     rows = [_record(1, LOAN, "2024-01-10")]
     rated = rate_everywhere(store, plan, [PERSON], rows, date(2024, 6, 1))
     assert rated[PERSON.id][output] == expected
+
+
+# Values of two types side by side: each engine converted them its own way, or raised.
+_MIXED_TYPES = {
+    "ground = '1'": "compares ground (a number) with '1' (text)",
+    "aggravated = 1": "compares aggravated (true or false) with 1 (a number)",
+    "case_no > 5": "compares case_no (text) with 5 (a number)",
+    "coalesce(case_no, 1) = 1": "compares case_no (text) with 1 (a number)",
+    "ground BETWEEN '1' AND '3'": "compares ground (a number) with '1' (text)",
+    "occurred_on > 20240101": "compares occurred_on (a date) with 20240101 (a number)",
+    "occurred_on >= '2024-2-29'": "compares occurred_on (a date) with '2024-2-29', which is not "
+    "a date (YYYY-MM-DD)",
+    "occurred_on - 1 > '2024-01-01'": "uses occurred_on in occurred_on - 1, but occurred_on is "
+    "not a number",
+    "length(ground) = 1": "uses ground in LENGTH(ground), but ground is not text",
+    "NOT ground": "uses ground in NOT ground, but ground is not true or false",
+    "ground = 1 OR case_no": "uses case_no in ground = 1 OR case_no, but case_no is not true or "
+    "false",
+    "ground IS TRUE": "uses ground in ground IS TRUE, but ground is not true or false",
+    "ground + 1": "must be true or false (a comparison, or a boolean attribute)",
+    # PostgreSQL refuses doubles beyond about 1e308 and BIGINTs beyond 64 bits; SQLite does not.
+    "ground * 9223372036854775807 > 1": "uses the number 9223372036854775807, outside what every "
+    "engine holds alike (1E-15 to 1E+15, or 0)",
+    "ground > 1e-400": "uses the number 1e-400, outside what every engine holds alike",
+}
+
+
+@pytest.mark.parametrize("condition", list(_MIXED_TYPES))
+def test_a_condition_that_mixes_types_is_refused(condition: str) -> None:
+    rulebook = _scored(Rule(id="r", record_type=FINDING, condition=condition, points=-1))[0]
+    [problem] = check_rulebook(rulebook.rulebook, SHIPPED)
+    assert problem.startswith(f"rules.0.condition: {_MIXED_TYPES[condition]}")
+
+
+def test_conditions_of_one_type_each_side_are_accepted() -> None:
+    conditions = [
+        "occurred_on BETWEEN '2024-01-01' AND '2024-12-31'",
+        "coalesce(occurred_on, '2024-01-01') < '2025-01-01'",
+        "coalesce(aggravated, FALSE) AND ground IN (1, 2.5) AND -ground < abs(ground - 7)",
+        "aggravated IS NOT TRUE OR aggravated IS NULL",
+        "length(coalesce(case_no, '')) > 0 AND 'a' < 'b' AND NULL IS NULL",
+        "ground > 0.000001 AND ground < 1000000000000000",
+    ]
+    rules = [
+        Rule(id=f"r{i}", record_type=FINDING, condition=c, points=-1)
+        for i, c in enumerate(conditions)
+    ]
+    assert check_rulebook(_scored(*rules)[0].rulebook, SHIPPED) == []

@@ -138,6 +138,9 @@ class Rule(_Model):
             raise ValueError("per multiplies fixed points; use points_from for attribute points")
         if self.points == 0:
             raise ValueError("points must not be 0")
+        # A month or a year is not a fixed number of days; a decay rate must be exact.
+        if self.half_life is not None and self.half_life.unit is not Unit.DAYS:
+            raise ValueError("give half_life in days, e.g. {days: 365}")
         return self
 
 
@@ -204,6 +207,12 @@ class Extension(_Model):
     years_from: Name | None = None
     max_years: int | None = Field(default=None, ge=1, le=10)
     legal_basis: Citation | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.max_years is not None and self.max_years < self.years:
+            raise ValueError("max_years must be at least years")
+        return self
 
 
 class ListSpec(_Model):

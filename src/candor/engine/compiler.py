@@ -21,13 +21,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from sqlglot import exp
 
 from candor.domain.registry import AttributeType, RecordTypeSpec, Registry
 from candor.domain.rulebook import ActiveRulebook, ListSpec, Period, Rule, Rulebook
-from candor.engine.conditions import RECORD_COLUMNS, ConditionError, parse_condition
-from candor.engine.dialects import SOURCE_DIALECT
+from candor.engine.conditions import (
+    ORDERING,
+    RECORD_COLUMNS,
+    ConditionError,
+    ValueType,
+    common_type,
+    operands,
+    parse_condition,
+    value_type,
+)
+from candor.engine.dialects import BYTE_ORDER, SOURCE_DIALECT
 from candor.engine.plan import Plan, Step
 from candor.errors import RulebookError
 
@@ -54,6 +64,18 @@ _NOTHING = {
     "CAST(NULL AS DATE) AS ends_on, CAST(NULL AS DATE) AS removed_on, "
     "CAST(NULL AS BIGINT) AS removed_by WHERE 1 = 0",
 }
+# A decay is worth nothing long before this many half-lives (0.5 ** 1000 is about 1e-301), and
+# PostgreSQL raises "underflow" where 0.5 ** n leaves the doubles (n above about 1,074).
+MOST_HALF_LIVES = 1000
+# The largest whole number a double holds exactly, and the largest power of ten below it.
+_EXACT = 2**53
+_EXACT_DENOMINATOR = 10**15
+
+
+def null(sql_type: str) -> str:
+    """A typed NULL: PostgreSQL takes a bare NULL for text, which then fails to meet a date in a
+    UNION or a CASE, and DuckDB cannot add an interval to it."""
+    return f"CAST(NULL AS {sql_type})"
 
 
 def lit(value: str | int | float) -> str:
@@ -61,6 +83,27 @@ def lit(value: str | int | float) -> str:
     if isinstance(value, str):
         return exp.Literal.string(value).sql(dialect=SOURCE_DIALECT)
     return exp.Literal.number(value).sql(dialect=SOURCE_DIALECT)
+
+
+def times(value: str, factor: float) -> str:
+    """``value × factor`` as a double, the same on every engine.
+
+    The factor is written as the fraction its decimal digits spell (4.1 as 41 / 10): a whole
+    number times the numerator is exact, and one division rounds once, so 15 × 4.1 gives exactly
+    61.5, as it would in decimal, where 15 × 4.1 in doubles is 61.49999999999999."""
+    ratio = Fraction(repr(factor))
+    value = f"CAST({value} AS DOUBLE)"
+    if abs(ratio.numerator) > _EXACT or ratio.denominator > _EXACT_DENOMINATOR:
+        return f"{value} * CAST({lit(factor)} AS DOUBLE)"
+    if ratio.denominator == 1:
+        return f"{value} * {lit(ratio.numerator)}"
+    return f"{value} * {lit(ratio.numerator)} / {lit(ratio.denominator)}"
+
+
+def rounded(value: str) -> str:
+    """``value`` rounded half up (61.5 to 62, -61.5 to -61), the same on every engine: ROUND
+    rounds half to even on PostgreSQL's doubles and half away from zero elsewhere."""
+    return f"FLOOR({value} + CAST(0.5 AS DOUBLE))"
 
 
 def date_add(date_sql: str, period: Period) -> str:
@@ -162,12 +205,14 @@ class _Compiler:
         return f"(CASE WHEN record_type = {lit(record_type)} THEN {value} END)"
 
     def condition(self, record_type: str, text: str | None) -> str:
-        """``record_type = …`` and the condition, its attributes replaced by typed values."""
+        """``record_type = …`` and the condition, its attributes replaced by typed values (see
+        ``engine.conditions`` for what else it takes to mean the same on every engine)."""
         is_type = f"record_type = {lit(record_type)}"
         if text is None:
             return is_type
+        spec = self.spec(record_type)
         try:
-            tree = parse_condition(text, record_type, self.spec(record_type))
+            tree = parse_condition(text, record_type, spec)
         except ConditionError as e:
             raise RulebookError(f"condition {text!r}: {e}") from None
 
@@ -176,9 +221,13 @@ class _Compiler:
                 return exp.maybe_parse(
                     self.attribute(record_type, node.name), dialect=SOURCE_DIALECT
                 )
+            if isinstance(node, exp.Literal) and not node.is_string:
+                return exp.cast(node, exp.DataType.Type.DOUBLE)
+            if isinstance(node, exp.Div):
+                node.set("safe", True)
             return node
 
-        checked = tree.transform(typed).sql(dialect=SOURCE_DIALECT)
+        checked = _collated(tree, spec).transform(typed).sql(dialect=SOURCE_DIALECT)
         # An unknown value (an attribute the record does not carry) does not meet a condition:
         # without COALESCE, NOT (unknown) would be unknown too, and drop the row.
         return f"({is_type} AND COALESCE(({checked}), FALSE))"
@@ -218,8 +267,8 @@ class _Compiler:
     def rule_points(self, rule: Rule) -> str:
         if rule.points_from is not None:
             source = rule.points_from
-            value = f"FLOOR({self.attribute(rule.record_type, source.attribute)} * "
-            value += f"{lit(source.factor)} + 0.5)"
+            attribute = self.attribute(rule.record_type, source.attribute)
+            value = rounded(times(attribute, source.factor))
             if source.minimum is not None:
                 value = f"GREATEST({value}, {lit(source.minimum)})"
             if source.maximum is not None:
@@ -233,21 +282,30 @@ class _Compiler:
         if rule.half_life is not None:
             days = rule.half_life.amount
             age = f"DATE_DIFF('day', first_decided, {AS_OF})"
-            decay = f"POWER(0.5, CAST({age} AS DOUBLE) / {lit(days)})"
-            points = f"SIGN({points}) * FLOOR(ABS({points}) * {decay} + 0.5)"
+            half_lives = f"LEAST(CAST({age} AS DOUBLE) / {lit(days)}, {MOST_HALF_LIVES})"
+            decay = f"POWER(CAST(0.5 AS DOUBLE), {half_lives})"
+            points = f"SIGN({points}) * {rounded(f'ABS({points}) * {decay}')}"
         return f"CAST({points} AS BIGINT)"
+
+    def says_points(self, rule: Rule) -> str:
+        """A record that does not give the attribute its points come from does not count: its
+        points are unknown, and candor never assumes the worst (nor any bound) for it."""
+        if rule.points_from is None:
+            return ""
+        return f" AND {self.attribute(rule.record_type, rule.points_from.attribute)} IS NOT NULL"
 
     def contributions(self) -> str:
         parts: list[str] = []
         for active in self.rulebooks:
             for rule in active.rulebook.rules:
-                until = date_add("first_decided", rule.window) if rule.window else "NULL"
+                until = date_add("first_decided", rule.window) if rule.window else null("DATE")
                 counts = f"{until} > {AS_OF}" if rule.window else "TRUE"
                 parts.append(
                     f"SELECT subject_id, {active.id} AS rulebook_id, {lit(rule.id)} AS rule_id, "
                     f"id AS record_id, {self.rule_points(rule)} AS points, "
                     f"{until} AS counts_until FROM facts "
                     f"WHERE {self.condition(rule.record_type, rule.condition)} AND {counts}"
+                    f"{self.says_points(rule)}"
                 )
         if not parts:
             return _NOTHING["contributions"]
@@ -264,8 +322,9 @@ class _Compiler:
         )
         return (
             f"SELECT * FROM ({lines}) AS lines UNION ALL "
-            "SELECT subject_id, rulebook_id, rule_id, NULL AS record_id, adjustment AS points, "
-            "NULL AS counts_until FROM (SELECT subject_id, rulebook_id, rule_id, "
+            f"SELECT subject_id, rulebook_id, rule_id, {null('BIGINT')} AS record_id, "
+            f"adjustment AS points, {null('DATE')} AS counts_until FROM (SELECT subject_id, "
+            "rulebook_id, rule_id, "
             f"CAST(CASE {clamp} ELSE 0 END AS BIGINT) AS adjustment FROM ("
             "SELECT subject_id, rulebook_id, rule_id, SUM(points) AS total "
             f"FROM ({lines}) AS lines GROUP BY subject_id, rulebook_id, rule_id) AS totals"
@@ -276,7 +335,7 @@ class _Compiler:
         parts = []
         for active in self.rulebooks:
             for o in active.rulebook.overrides:
-                until = date_add("first_decided", o.window) if o.window else "NULL"
+                until = date_add("first_decided", o.window) if o.window else null("DATE")
                 counts = f"{until} > {AS_OF}" if o.window else "TRUE"
                 parts.append(
                     f"SELECT subject_id, {active.id} AS rulebook_id, {lit(o.id)} AS override_id, "
@@ -299,7 +358,10 @@ class _Compiler:
                 f"({lit(consent.granted)}, {lit(consent.withdrawn)})"
             )
         if not parts:
-            return "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS BIGINT) AS rulebook_id"
+            return (
+                "SELECT CAST(NULL AS BIGINT) AS subject_id, CAST(NULL AS BIGINT) AS rulebook_id "
+                "WHERE 1 = 0"
+            )
         return (
             "SELECT subject_id, rulebook_id FROM ("
             + " UNION ALL ".join(parts)
@@ -349,7 +411,7 @@ class _Compiler:
         """The band rank of ``score`` (0 is the best band) and the grade of the final ``rank``
         (the worse of the band's and any forced grade's)."""
         if rulebook.grades is None:
-            return "NULL", "CAST(NULL AS VARCHAR)"
+            return null("BIGINT"), null("VARCHAR")
         whens, names = [], []
         for rank, band in enumerate(rulebook.grades.bands):
             tests = ["TRUE"]
@@ -364,7 +426,7 @@ class _Compiler:
     @staticmethod
     def override_rank(rulebook: Rulebook) -> str:
         if rulebook.grades is None or not rulebook.overrides:
-            return "NULL"
+            return null("BIGINT")
         whens = " ".join(
             f"WHEN grade = {lit(b.grade)} THEN {rulebook.grades.rank(b.grade)}"
             for b in rulebook.grades.bands
@@ -406,10 +468,10 @@ class _Compiler:
         excluded = " OR ".join(self.condition(c.record_type, c.condition) for c in spec.exceptions)
         terms = " ".join(
             f"WHEN {self.condition(c.record_type, c.condition)} THEN "
-            f"{date_add('first_decided', term) if (term := c.term or spec.term) else 'NULL'}"
+            f"{date_add('first_decided', term) if (term := c.term or spec.term) else null('DATE')}"
             for c in spec.entry
         )
-        extension, ends = "NULL", "term_end"
+        extension, ends = null("BIGINT"), "term_end"
         if spec.extension is not None:
             ext = spec.extension
             longest = ext.max_years or ext.years
@@ -468,3 +530,20 @@ def compile_plan(
             Step("listings", c.listings()),
         ]
     )
+
+
+def _collated(tree: exp.Expr, spec: RecordTypeSpec) -> exp.Expr:
+    """A copy of a checked condition whose text comparisons order by code point."""
+    tree = tree.copy()
+    texts = []
+    text = (ValueType.TEXT, ValueType.QUOTED)
+    for node in tree.find_all(*ORDERING):
+        if common_type(node, spec) in text:
+            texts += [o for o in operands(node) if value_type(o, spec) in text]
+    for operand in texts:
+        # The operand moves inside its wrapper, so comparisons nested in it stay in the tree;
+        # the parentheses because PostgreSQL takes no COLLATE in a BETWEEN's lower bound.
+        collate = exp.Collate(expression=exp.to_identifier(BYTE_ORDER, quoted=True))
+        operand.replace(exp.Paren(this=collate))
+        collate.set("this", operand)
+    return tree

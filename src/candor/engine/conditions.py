@@ -6,9 +6,27 @@ before it goes anywhere near a database: only the record type's declared attribu
 subquery, no table, no statement, no unknown function. The compiler then writes the *checked
 tree* into the plan, with every attribute replaced by its typed value — the condition's text is
 never pasted into SQL.
+
+A condition means the same on every engine, so the compiler also writes:
+
+- every number it writes as a DOUBLE, so that arithmetic with it is binary floating point
+  everywhere (SQLite has no exact decimals, and turns a whole number that outgrows 64 bits into
+  a double where the others raise): ``severity * 0.1 > 0.3`` is true for 3, as 3 × 0.1 is
+  0.30000000000000004. The numbers stay between 1e-15 and 1e15, which every engine holds;
+- division by zero as unknown (DuckDB gives infinity, PostgreSQL raises, SQLite gives NULL);
+- text ordering (``<``, ``BETWEEN``, ``greatest``) by code point.
+
+Values of different types never meet (``value_type``): the engines would each convert them
+their own way, or not at all.
+
+``upper`` and ``lower`` are not allowed: SQLite folds ASCII letters only.
 """
 
 from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from enum import Enum
 
 from sqlglot import exp, parse
 from sqlglot.errors import ParseError
@@ -48,8 +66,6 @@ _ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
 ALLOWED_FUNCTIONS: dict[type[exp.Expr], str] = {
     exp.Abs: "abs",
     exp.Coalesce: "coalesce",
-    exp.Lower: "lower",
-    exp.Upper: "upper",
     exp.Length: "length",
     exp.Greatest: "greatest",
     exp.Least: "least",
@@ -78,7 +94,7 @@ def parse_condition(text: str, record_type: str, spec: RecordTypeSpec) -> exp.Ex
     tree = statements[0]
     for node in tree.walk():
         _check_node(node, record_type, spec)
-    if isinstance(tree, exp.Column | exp.Literal) and not _is_boolean(tree, spec):
+    if value_type(tree, spec) is not ValueType.BOOLEAN:
         raise ConditionError("must be true or false (a comparison, or a boolean attribute)")
     return tree
 
@@ -107,13 +123,6 @@ def _check_node(node: exp.Expr, record_type: str, spec: RecordTypeSpec) -> None:
     raise ConditionError(f"uses {what}, which a condition may not")
 
 
-def _is_boolean(node: exp.Expr, spec: RecordTypeSpec) -> bool:
-    if isinstance(node, exp.Column):
-        attr = spec.attributes.get(node.name)
-        return attr is not None and attr.type is AttributeType.BOOLEAN
-    return isinstance(node, exp.Boolean)
-
-
 def _check_enum_values(node: exp.Expr, spec: RecordTypeSpec) -> None:
     """``kind = 'pyramd'`` can never be true: a misspelt value is an error, not a dead rule."""
     column = node.this
@@ -134,3 +143,182 @@ def _check_enum_values(node: exp.Expr, spec: RecordTypeSpec) -> None:
 def referenced_attributes(tree: exp.Expr) -> set[str]:
     """The attribute and record columns a checked condition reads."""
     return {c.name for c in tree.find_all(exp.Column)}
+
+
+class ValueType(Enum):
+    """The type of a condition's value: what it may be compared with."""
+
+    NUMBER = "a number"
+    TEXT = "text"
+    BOOLEAN = "true or false"
+    DATE = "a date"
+    QUOTED = "quoted text"  # a quoted literal alone: text, or a date where it meets a date
+    NULL = "NULL"
+
+
+_ATTRIBUTE_TYPES = {
+    AttributeType.INTEGER: ValueType.NUMBER,
+    AttributeType.DECIMAL: ValueType.NUMBER,
+    AttributeType.BOOLEAN: ValueType.BOOLEAN,
+    AttributeType.STRING: ValueType.TEXT,
+    AttributeType.ENUM: ValueType.TEXT,
+    AttributeType.DATE: ValueType.DATE,
+}
+# Comparisons and functions whose answer depends on how text is ordered.
+ORDERING: tuple[type[exp.Expr], ...] = (
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Between,
+    exp.Greatest,
+    exp.Least,
+)
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
+_ARITHMETIC = (exp.Neg, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Abs)
+_PICKS = (exp.Coalesce, exp.Greatest, exp.Least)
+# What operators and functions take, what else is wrong with an operand, and what they give.
+_SIGNATURES: tuple[
+    tuple[tuple[type[exp.Expr], ...], tuple[ValueType, ...], str, ValueType], ...
+] = (
+    (_ARITHMETIC, (ValueType.NUMBER,), "is not a number", ValueType.NUMBER),
+    ((exp.Length,), (ValueType.TEXT, ValueType.QUOTED), "is not text", ValueType.NUMBER),
+    ((exp.And, exp.Or, exp.Not), (ValueType.BOOLEAN,), "is not true or false", ValueType.BOOLEAN),
+)
+
+
+def operands(node: exp.Expr) -> list[exp.Expr]:
+    """The values a comparison, function or operator reads."""
+    if isinstance(node, exp.Between):
+        return [node.this, node.args["low"], node.args["high"]]
+    if isinstance(node, exp.In | exp.Coalesce | exp.Greatest | exp.Least):
+        return [node.this, *node.expressions]
+    if isinstance(node, exp.Binary):
+        return [node.this, node.expression]
+    return [node.this]
+
+
+def value_type(node: exp.Expr, spec: RecordTypeSpec) -> ValueType:
+    """The type of a checked condition's value.
+
+    The engines disagree on values of two types side by side (``ground = '1'`` is true on
+    DuckDB, false on SQLite and an error on PostgreSQL), so they are refused.
+
+    Raises:
+        ConditionError: values of different types meet.
+    """
+    if (leaf := _leaf_type(node, spec)) is not None:
+        return leaf
+    for kinds, takes, problem, gives in _SIGNATURES:
+        if isinstance(node, kinds):
+            _expect(node, operands(node), spec, takes, problem)
+            return gives
+    if isinstance(node, _PICKS):
+        return common_type(node, spec)
+    if isinstance(node, exp.Is) and isinstance(node.expression, exp.Boolean):
+        _expect(node, [node.this], spec, (ValueType.BOOLEAN,), "is not true or false")
+        return ValueType.BOOLEAN
+    if isinstance(node, exp.Is):
+        value_type(node.this, spec)
+        return ValueType.BOOLEAN
+    if isinstance(node, _COMPARISONS):
+        common_type(node, spec)
+        return ValueType.BOOLEAN
+    raise ConditionError(f"uses {_quote(node)} where a single value belongs")
+
+
+def _leaf_type(node: exp.Expr, spec: RecordTypeSpec) -> ValueType | None:
+    if isinstance(node, exp.Paren | exp.Collate):
+        return value_type(node.this, spec)
+    if isinstance(node, exp.Column):
+        attr = spec.attributes.get(node.name)
+        return _ATTRIBUTE_TYPES[attr.type if attr is not None else RECORD_COLUMNS[node.name]]
+    if isinstance(node, exp.Literal):
+        return _literal_type(node)
+    if isinstance(node, exp.Boolean):
+        return ValueType.BOOLEAN
+    if isinstance(node, exp.Null):
+        return ValueType.NULL
+    return None
+
+
+def common_type(node: exp.Expr, spec: RecordTypeSpec) -> ValueType:
+    """The one type of the values a comparison or function compares or picks from.
+
+    Raises:
+        ConditionError: they have different types, or quoted text meets a date without being
+            one (``YYYY-MM-DD``).
+    """
+    typed = [(o, value_type(o, spec)) for o in operands(node)]
+    known = [(o, t) for o, t in typed if t not in (ValueType.NULL, ValueType.QUOTED)]
+    for other, other_type in known[1:]:
+        first, first_type = known[0]
+        if other_type is not first_type:
+            raise ConditionError(
+                f"compares {_quote(first)} ({first_type.value}) "
+                f"with {_quote(other)} ({other_type.value})"
+            )
+    quoted = [o for o, t in typed if t is ValueType.QUOTED]
+    if not known:
+        return ValueType.QUOTED if quoted else ValueType.NULL
+    first, found = known[0]
+    for operand in quoted:
+        if found is ValueType.DATE:
+            for literal in operand.find_all(exp.Literal):
+                if literal.is_string and not _is_iso_date(literal.name):
+                    raise ConditionError(
+                        f"compares {_quote(first)} (a date) with {_quote(literal)}, "
+                        "which is not a date (YYYY-MM-DD)"
+                    )
+        elif found is not ValueType.TEXT:
+            raise ConditionError(
+                f"compares {_quote(first)} ({found.value}) with {_quote(operand)} (text)"
+            )
+    return found
+
+
+def _expect(
+    node: exp.Expr,
+    parts: list[exp.Expr],
+    spec: RecordTypeSpec,
+    allowed: tuple[ValueType, ...],
+    problem: str,
+) -> None:
+    for part in parts:
+        found = value_type(part, spec)
+        if found not in (*allowed, ValueType.NULL):
+            raise ConditionError(
+                f"uses {_quote(part)} in {_quote(node)}, but {_quote(part)} {problem}"
+            )
+
+
+# Numbers a condition may write: PostgreSQL refuses a double beyond about 1e308 or short of
+# about 1e-307 where the others give infinity or zero; these bounds leave room for arithmetic.
+_LARGEST = Decimal("1e15")
+_SMALLEST = Decimal("1e-15")
+
+
+def _literal_type(literal: exp.Literal) -> ValueType:
+    if literal.is_string:
+        return ValueType.QUOTED
+    try:
+        value = abs(Decimal(literal.this))
+    except InvalidOperation:
+        value = Decimal("Infinity")
+    if not (value == 0 or _SMALLEST <= value <= _LARGEST):
+        raise ConditionError(
+            f"uses the number {literal.this}, outside what every engine holds alike "
+            f"({_SMALLEST} to {_LARGEST}, or 0)"
+        )
+    return ValueType.NUMBER
+
+
+def _quote(node: exp.Expr) -> str:
+    return node.sql(dialect=SOURCE_DIALECT)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        return len(text) == 10 and date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False

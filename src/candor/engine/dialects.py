@@ -8,7 +8,12 @@ overrides it, so that the same inputs give the same ratings everywhere:
   29 February + 1 year) lands on the month's last day in DuckDB and PostgreSQL; SQLite's
   ``date(d, '+1 month')`` would overflow into the next month, so SQLite steps back to the last day;
 - attributes are JSON: PostgreSQL reads them with ``->> 'name'`` (they are JSONB there),
-  the others with a JSON path.
+  the others with a JSON path;
+- SQLAlchemy's SQLite driver registers Python's ``math.floor`` as ``floor()``, which raises on
+  NULL (and on numbers beyond 64 bits): SQLite floors with its own ``ceil()`` instead;
+- text is ordered by code point everywhere: the plan marks its text comparisons ``COLLATE "C"``,
+  which PostgreSQL keeps (its database collation could be a language's), SQLite writes as its
+  own ``BINARY`` and DuckDB drops (it compares bytes unless told otherwise).
 """
 
 from __future__ import annotations
@@ -58,11 +63,47 @@ def _postgres_json_value(generator: Generator, expression: exp.JSONExtractScalar
     return f"({generator.sql(expression, 'this')} ->> {exp.Literal.string(key).sql()})"
 
 
+# The collation that orders text by code point (UTF-8 bytes) on PostgreSQL.
+BYTE_ORDER = "C"
+
+
+def _is_byte_order(expression: exp.Collate) -> bool:
+    return expression.text("expression") == BYTE_ORDER
+
+
+def _sqlite_floor(generator: Generator, expression: exp.Floor) -> str:
+    # SQLite's own ceil() is still there: floor(x) is -ceil(-x), and NULL stays NULL.
+    negated = exp.Neg(this=exp.Paren(this=expression.this))
+    return generator.sql(exp.Paren(this=exp.Neg(this=exp.Ceil(this=negated))))
+
+
+def _sqlite_collate(generator: Generator, expression: exp.Collate) -> str:
+    if _is_byte_order(expression):
+        return f"{generator.sql(expression, 'this')} COLLATE BINARY"
+    return generator.collate_sql(expression)
+
+
+def _duckdb_collate(generator: Generator, expression: exp.Collate) -> str:
+    if _is_byte_order(expression):
+        return generator.sql(expression, "this")
+    return generator.collate_sql(expression)
+
+
+class CandorDuckDB(DuckDB):
+    class Generator(DuckDB.Generator):  # type: ignore[misc,valid-type]
+        TRANSFORMS = {  # noqa: RUF012 — SQLGlot's own convention
+            **DuckDB.Generator.TRANSFORMS,
+            exp.Collate: _duckdb_collate,
+        }
+
+
 class CandorSQLite(SQLite):
     class Generator(SQLite.Generator):  # type: ignore[misc,valid-type]
         TRANSFORMS = {  # noqa: RUF012 — SQLGlot's own convention
             **SQLite.Generator.TRANSFORMS,
             exp.DateAdd: _sqlite_date_add,
+            exp.Floor: _sqlite_floor,
+            exp.Collate: _sqlite_collate,
         }
 
 
@@ -75,7 +116,7 @@ class CandorPostgres(Postgres):
 
 
 DIALECTS: dict[Engine, type[SQLite | Postgres | DuckDB]] = {
-    Engine.DUCKDB: DuckDB,
+    Engine.DUCKDB: CandorDuckDB,
     Engine.SQLITE: CandorSQLite,
     Engine.POSTGRESQL: CandorPostgres,
 }
