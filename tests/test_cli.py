@@ -159,6 +159,14 @@ def test_demo_builds_ingests_and_summarises_and_reruns_idempotently(
     assert ingested["rejected"] > 0  # the damaged identifiers
     assert first["records"] == ingested["accepted"]
     assert len(first["records_by_source"]) >= 6
+    # Both sample rulebooks activated, everyone rated, one check answered over HTTP.
+    assert first["rulebooks"] == ["court-dishonest-debtors@2017.1", "rongcheng-personal@2026.1"]
+    rating = first["rating"]
+    assert rating["subjects"] == sum(first["subjects"].values()) and rating["stored"] is True
+    assert sum(rating["grades"].values()) > 0 and "dishonest_debtors" in rating["listings"]
+    check = first["check_over_http"]
+    assert check["status"] == 200 and check["request"]["measure"] == "no_air_travel"
+    assert check["answer"]["applies"] is (rating["listings"]["dishonest_debtors"] > 0)
 
     second = candor.json(*args)
 

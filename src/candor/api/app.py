@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 import candor
 from candor.api.problems import HANDLERS
-from candor.api.routers import health, lists, records, rulebooks, subjects
+from candor.api.routers import checks, health, lists, records, rulebooks, subjects
 from candor.services.registry import load_registry
 from candor.settings import Settings
 from candor.store import open_store
@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for exc_type, handler in HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
+    # Checks first: routes are matched in order, and a check is the most frequent request.
+    app.include_router(checks.router)
     app.include_router(health.router)
     app.include_router(records.router)
     app.include_router(subjects.router)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 RECORD_EXAMPLE: dict[str, Any] = {
     "source_record_id": "2025-EXE-000123",
@@ -52,3 +53,91 @@ class IngestOut(BaseModel):
     rejected: int = Field(description="Records refused (a record can have several reasons).")
     duplicates: int = Field(description="Records already accepted before, unchanged.")
     rejects: list[RejectOut]
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+Purpose = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(
+        description="Why the relying party asks (e.g. 'ticket sale'): required, logged with the "
+        "check and shown to the subject in their file."
+    ),
+]
+MeasureName = Annotated[
+    str,
+    Field(min_length=1, max_length=64, description="The measure, e.g. no_air_travel."),
+]
+AsOf = Annotated[date | None, Field(description="The date the answer is for (default: today).")]
+
+
+class IdentifierRef(BaseModel):
+    """An identifier as scheme and value, for values that contain a colon."""
+
+    scheme: str = Field(
+        max_length=32, description="cn_resident_id, cn_uscc or other", examples=["cn_resident_id"]
+    )
+    identifier: str = Field(max_length=200, examples=["11010519491231002X"])
+
+
+Identifier = Annotated[
+    Annotated[str, Field(max_length=240)] | IdentifierRef,
+    Field(
+        description="SCHEME:IDENTIFIER text or an object {scheme, identifier}. Invalid ones are "
+        "refused naming the rule they fail, never repeating the identifier.",
+        examples=["cn_resident_id:11010519491231002X"],
+    ),
+]
+
+
+class CheckIn(BaseModel):
+    identifier: Identifier
+    measure: MeasureName
+    as_of: AsOf = None
+    purpose: Purpose
+
+
+class CheckOut(BaseModel):
+    """The answer, and nothing else about the subject."""
+
+    measure: str
+    as_of: date
+    applies: bool
+    listing: str | None = Field(description="The public reference of the listing that applies.")
+    until: date | None = Field(
+        description="The first day the measure no longer applies (None: no end date, or it "
+        "does not apply)."
+    )
+    how_to_object: str | None = Field(description="Where and how the subject can object.")
+
+
+class BulkCheckIn(BaseModel):
+    measure: MeasureName
+    as_of: AsOf = None
+    purpose: Purpose
+    identifiers: list[Identifier] = Field(
+        description="Up to 1,000,000 identifiers, each SCHEME:IDENTIFIER text or an object "
+        "{scheme, identifier}; answered in the same order."
+    )
+
+
+class BulkAnswerOut(BaseModel):
+    applies: bool
+    listing: str | None
+    until: date | None
+
+
+class BulkErrorOut(BaseModel):
+    error: str = Field(description="Why the identifier at this position was not checked.")
+
+
+class BulkCheckOut(BaseModel):
+    measure: str
+    as_of: date
+    checked: int = Field(description="Identifiers checked (and logged).")
+    applies: int = Field(description="How many of them the measure applies to.")
+    invalid: int = Field(description="Identifiers refused, each with an error entry.")
+    answers: list[BulkAnswerOut | BulkErrorOut] = Field(
+        description="One entry per identifier, in the order given."
+    )

@@ -1,23 +1,62 @@
-"""Checks: does a measure apply to an identifier on a date? The answer says nothing else."""
+"""Checks: does a measure apply to an identifier on a date? The answer says nothing else.
+
+Where an answer comes from: the subject's stored listings, once they account for every record
+about it (a subject whose records changed is re-rated in the store first) and were computed for
+the date asked or earlier (a listing's dates do not change as time passes). For an earlier date
+the subject is rated in the store as of that date, if it has any record of a type that can
+enter a list imposing the measure: without one it is on no such list on any date.
+
+Every check is logged (client, purpose, time, subject, answer) before its answer is given:
+- ``check`` answers one check and commits its log row itself (the command line);
+- ``Checks`` answers the API's single checks, and ``CheckLog`` commits their rows by group
+  commit: concurrent checks share one transaction and each waits for the commit that holds its
+  row, so an answer is never returned before its row is durable, at one commit per batch;
+- ``check_many`` answers a bulk check set-wise and logs its rows with ``executemany``/``COPY``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import insert
+import polars as pl
 
+from candor.domain import identifier_columns
+from candor.domain.identifiers import InvalidIdentifier, parse_identifier
 from candor.domain.listings import effective_end, in_force
 from candor.domain.pseudonyms import IdentifierHasher
 from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook
-from candor.errors import NotFound
-from candor.services.rating import rate_subject, rerate_subject, subject_id_for
+from candor.errors import InvalidInput, NotFound, PayloadTooLarge
+from candor.services.rating import rate_subject, rerate_subject
 from candor.services.rulebooks import governing
-from candor.store import ratings as stored
+from candor.store import checks as stored
 from candor.store.database import Store
-from candor.store.tables import checks
+
+# The most identifiers one bulk check may carry: a day's passenger lists of a large airline.
+BULK_CHECK_LIMIT = 1_000_000
+# Bulk log rows per committed transaction, so that other writers are not held off for long.
+BULK_LOG_ROWS = 100_000
+# Above this many subjects, a bulk check reads every stored listing of the measure's lists
+# instead of looking its subjects' listings up (a list is far smaller than a bulk request).
+_SCAN_LISTS_FROM = 5_000
+REFERENCE_FORM = "expected SCHEME:IDENTIFIER, e.g. cn_resident_id:…"
+ITEM_FORM = "expected SCHEME:IDENTIFIER or an object with scheme and identifier"
+
+
+class InvalidIdentifierError(InvalidInput):
+    """An identifier that fails its scheme's rules; the detail names the rule, never the value."""
+
+    STATUS = 422
+    TYPE = "invalid-identifier"
+    TITLE = "Invalid identifier"
 
 
 @dataclass(frozen=True)
@@ -40,16 +79,270 @@ class CheckAnswer:
         }
 
 
-def _lists_imposing(rulebooks: list[ActiveRulebook], measure: str) -> dict[tuple[int, str], str]:
-    """(rulebook id, list name) → how to object, for every list imposing ``measure``."""
-    found: dict[tuple[int, str], str] = {}
-    for active in rulebooks:
-        spec = active.rulebook.measures.get(measure)
-        if spec is None:
-            continue
-        for name in spec.imposed_by:
-            found[(active.id, name)] = active.rulebook.lists[name].how_to_object
-    return found
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """Who asked and why: logged with every answer."""
+
+    client: str
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An answer, and what the log keeps of it besides: the subject and the listing."""
+
+    answer: CheckAnswer
+    subject_id: int | None
+    listing_id: int | None
+    at: datetime
+
+    def log_row(self, asked: Asked) -> stored.LogRow:
+        a = self.answer
+        return (
+            self.at,
+            asked.client,
+            asked.purpose,
+            a.measure,
+            a.as_of,
+            self.subject_id,
+            a.applies,
+            self.listing_id,
+            a.until,
+        )
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """``SCHEME:IDENTIFIER`` as (scheme, identifier).
+
+    Raises:
+        InvalidIdentifierError: there is no scheme or no identifier.
+    """
+    scheme, sep, raw = reference.partition(":")
+    if not sep or not raw:
+        raise InvalidIdentifierError(REFERENCE_FORM)
+    return scheme, raw
+
+
+# --- the rulebooks governing a date ------------------------------------------------------------
+
+
+class Measures:
+    """The rulebook versions governing one date and, per measure, the lists imposing it."""
+
+    def __init__(self, rulebooks: list[ActiveRulebook], as_of: date) -> None:
+        self.rulebooks = rulebooks
+        self.as_of = as_of
+        self._imposing: dict[str, dict[tuple[int, str], str]] = {}
+
+    def imposing(self, measure: str) -> dict[tuple[int, str], str]:
+        """(rulebook id, list name) → how to object, for every list imposing ``measure``.
+
+        Raises:
+            NotFound: no rulebook governing the date defines ``measure``.
+        """
+        found = self._imposing.get(measure)
+        if found is None:
+            found = {}
+            for active in self.rulebooks:
+                spec = active.rulebook.measures.get(measure)
+                if spec is None:
+                    continue
+                for name in spec.imposed_by:
+                    found[(active.id, name)] = active.rulebook.lists[name].how_to_object
+            self._imposing[measure] = found
+        if not found:
+            raise NotFound(f"no rulebook in force on {self.as_of} defines the measure {measure!r}")
+        return found
+
+    def entry_types(self, measure: str) -> list[str]:
+        """The record types that can put a subject on a list imposing ``measure``."""
+        lists = self.imposing(measure)
+        return sorted(
+            {
+                c.record_type
+                for active in self.rulebooks
+                for name, spec in active.rulebook.lists.items()
+                if (active.id, name) in lists
+                for c in spec.entry
+            }
+        )
+
+
+class _GoverningCache:
+    """``Measures`` per date, dropped whenever a rulebook version is activated.
+
+    Rulebook versions are only ever added, so the newest id (read in the same statement as the
+    subject) tells whether anything changed since the cache was filled.
+    """
+
+    def __init__(self, store: Store, size: int = 512) -> None:
+        self._store = store
+        self._size = size
+        self._marker: int | None = None
+        self._by_date: dict[date, Measures] = {}
+        self._lock = threading.Lock()
+
+    def get(self, as_of: date, marker: int) -> Measures:
+        with self._lock:
+            if marker != self._marker:
+                self._by_date.clear()
+                self._marker = marker
+            found = self._by_date.get(as_of)
+        if found is None:
+            # Read after the marker: at least as new as it, so never stale under it.
+            found = Measures(governing(self._store, as_of), as_of)
+            with self._lock:
+                if self._marker == marker:
+                    if len(self._by_date) >= self._size:
+                        self._by_date.clear()
+                    self._by_date[as_of] = found
+        return found
+
+
+def _decide(
+    rows: Iterable[dict[str, Any]], imposing: Mapping[tuple[int, str], str], as_of: date
+) -> dict[str, Any] | None:
+    """Of the listings imposing the measure and in force on ``as_of``, the one in force longest
+    (it decides ``until``); None when there is none."""
+    best: dict[str, Any] | None = None
+    best_end = date.min
+    for row in rows:
+        if (row["rulebook_id"], row["list_name"]) in imposing and in_force(row, as_of):
+            end = effective_end(row) or date.max
+            if best is None or end > best_end:
+                best, best_end = row, end
+    return best
+
+
+def _in_store(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    return (row for row in rows if row["withdrawn_on"] is None)
+
+
+def _as_of_earlier(
+    store: Store,
+    registry: Registry,
+    subject_id: int,
+    saved: Iterable[dict[str, Any]],
+    imposing: Mapping[tuple[int, str], str],
+    as_of: date,
+) -> dict[str, Any] | None:
+    """The deciding listing for a date before the stored listings' date: rated in the store as
+    of that date, with each listing's stored reference where it is stored."""
+    _, rows = rate_subject(store, registry, subject_id, as_of=as_of)
+    refs = {(r["rulebook_id"], r["list_name"], r["record_id"]): r for r in saved}
+    computed = []
+    for row in rows.listings:
+        kept = refs.get((row["rulebook_id"], row["list_name"], row["record_id"]), {})
+        computed.append({**row, "ref": kept.get("ref"), "id": kept.get("id")})
+    return _decide(computed, imposing, as_of)
+
+
+# --- single checks ---------------------------------------------------------------------------
+
+
+class Checks:
+    """Answers single checks for one store: the hot path of the API.
+
+    One statement reads the subject's state (``candor.store.checks.DriverReads``); the rulebooks
+    governing each date are cached until a rulebook version is activated. Logging is the
+    caller's: ``Found.log_row`` gives the row.
+    """
+
+    def __init__(
+        self, store: Store, registry: Registry, hasher: IdentifierHasher, *, readers: int = 4
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.hasher = hasher
+        self._reads = stored.DriverReads(store, readers)
+        self._governing = _GoverningCache(store)
+
+    def close(self) -> None:
+        self._reads.close()
+
+    def __enter__(self) -> Checks:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def measures(self, as_of: date) -> Measures:
+        with self.store.read() as conn:
+            marker = stored.rulebooks_marker(conn)
+        return self._governing.get(as_of, marker)
+
+    def answer(self, scheme: str, raw: str, measure: str, *, as_of: date, today: date) -> Found:
+        """Answer one check (not logged).
+
+        Raises:
+            InvalidIdentifierError: the identifier fails its scheme's rules.
+            NotFound: no rulebook governing ``as_of`` defines ``measure``.
+        """
+        found = self._answer(scheme, raw, measure, as_of=as_of, today=today, rate=True)
+        assert found is not None  # with rating work allowed there is always an answer
+        return found
+
+    def answer_from_store(
+        self, scheme: str, raw: str, measure: str, *, as_of: date, today: date
+    ) -> Found | None:
+        """Answer one check from stored listings alone, in one read; None when the answer
+        needs rating work first (records arrived since, or a date before the stored listings'),
+        which ``answer`` does. Raises as ``answer`` does."""
+        return self._answer(scheme, raw, measure, as_of=as_of, today=today, rate=False)
+
+    def _answer(
+        self, scheme: str, raw: str, measure: str, *, as_of: date, today: date, rate: bool
+    ) -> Found | None:
+        try:
+            parsed = parse_identifier(scheme, raw, today=today)
+        except InvalidIdentifier as e:
+            raise InvalidIdentifierError(f"identifier: {e}") from None
+        digest = self.hasher.digest(parsed.scheme.value, parsed.value)
+        state = self._reads.state(self.hasher.key_id, digest)
+        measures = self._governing.get(as_of, state.rulebooks_marker)
+        imposing = measures.imposing(measure)
+        subject_id = state.subject_id
+        if subject_id is None:
+            return _found(measure, as_of, None, None, imposing)
+        current = not state.stale and state.rated_for is not None and state.rated_for <= as_of
+        if not (current or rate):
+            return None
+        if state.stale:
+            # Bring the stored listings up to date first, so that every listing has its reference.
+            rerate_subject(self.store, self.registry, subject_id, today=today)
+            state = self._reads.state(self.hasher.key_id, digest)
+        chosen = None
+        if state.rated_for is not None and state.rated_for <= as_of:
+            chosen = _decide(_in_store(state.listings), imposing, as_of)
+        elif self._may_be_listed(subject_id, measures, measure):
+            chosen = _as_of_earlier(
+                self.store, self.registry, subject_id, state.listings, imposing, as_of
+            )
+        return _found(measure, as_of, subject_id, chosen, imposing)
+
+    def _may_be_listed(self, subject_id: int, measures: Measures, measure: str) -> bool:
+        with self.store.read() as conn:
+            return bool(
+                stored.subjects_with_records_of(conn, [subject_id], measures.entry_types(measure))
+            )
+
+
+def _found(
+    measure: str,
+    as_of: date,
+    subject_id: int | None,
+    chosen: dict[str, Any] | None,
+    imposing: Mapping[tuple[int, str], str],
+) -> Found:
+    answer = CheckAnswer(
+        measure=measure,
+        as_of=as_of,
+        applies=chosen is not None,
+        listing=chosen.get("ref") if chosen else None,
+        until=effective_end(chosen) if chosen else None,
+        how_to_object=imposing[(chosen["rulebook_id"], chosen["list_name"])] if chosen else None,
+    )
+    return Found(answer, subject_id, chosen.get("id") if chosen else None, datetime.now(UTC))
 
 
 def check(
@@ -64,83 +357,406 @@ def check(
     client: str,
     purpose: str,
 ) -> CheckAnswer:
-    """Answer a check and log it (client, purpose, time, subject, answer).
+    """Answer a check and log it (client, purpose, time, subject, answer) before returning.
 
     Raises:
         NotFound: no rulebook governing ``as_of`` defines ``measure``.
-        InvalidInput: the identifier reference is malformed or invalid.
+        InvalidIdentifierError: the identifier reference is malformed or invalid.
     """
-    rulebooks = governing(store, as_of)
-    imposing = _lists_imposing(rulebooks, measure)
-    if not imposing:
-        raise NotFound(f"no rulebook in force on {as_of} defines the measure {measure!r}")
-    subject_id = subject_id_for(store, hasher, reference, today)
-    listings: list[dict[str, Any]] = []
-    if subject_id is not None:
-        ids = [a.id for a in rulebooks]
-        listings = _listings(store, registry, subject_id, ids, as_of=as_of, today=today)
-    applying = [
-        row
-        for row in listings
-        if (row["rulebook_id"], row["list_name"]) in imposing and in_force(row, as_of)
-    ]
-    # The listing in force longest decides `until`.
-    latest = max(applying, key=lambda r: effective_end(r) or date.max, default=None)
-    answer = CheckAnswer(
-        measure=measure,
-        as_of=as_of,
-        applies=latest is not None,
-        listing=latest.get("ref") if latest else None,
-        until=effective_end(latest) if latest else None,
-        how_to_object=imposing[(latest["rulebook_id"], latest["list_name"])] if latest else None,
-    )
+    scheme, raw = split_reference(reference)
+    with Checks(store, registry, hasher, readers=1) as checks:
+        found = checks.answer(scheme, raw, measure, as_of=as_of, today=today)
     with store.write() as conn:
-        conn.execute(
-            insert(checks).values(
-                checked_at=datetime.now(UTC),
-                client=client,
-                purpose=purpose,
-                measure=measure,
-                as_of=as_of,
-                subject_id=subject_id,
-                applies=answer.applies,
-                listing_id=latest.get("id") if latest else None,
-                until=answer.until,
-            )
+        stored.log_rows(conn, [found.log_row(Asked(client, purpose))])
+    return found.answer
+
+
+# --- the group-commit log ----------------------------------------------------------------------
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # its request was cancelled meanwhile
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+@dataclass(slots=True)
+class _Pending:
+    row: tuple[Any, ...]  # the answer's columns in the driver's form (``DriverLog.bound``)
+    future: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+
+
+class CheckLog:
+    """Group commit of the API's check log, on a writer thread.
+
+    The writer takes every row waiting, commits them in one durable transaction (one multi-row
+    INSERT), then wakes every waiting check, one wake-up per event loop; rows that arrive
+    meanwhile form the next batch. There is no timer: a row waits at most for the commit in
+    progress and its own. When a commit fails, every check of its batch gets the error and is
+    not answered. A batch's rows are logged at the time of its commit. ``close`` commits what
+    is queued.
+
+    Why a thread and not the event loop itself: a commit waits for the disk, and on the loop
+    that wait would stop every other request (measured: under disk contention a commit on the
+    loop halved throughput). The writer needs the GIL only a few times per batch.
+    """
+
+    def __init__(self, store: Store, *, max_batch: int = 5_000) -> None:
+        self._log = stored.DriverLog(store)
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.commits = 0
+        self.rows = 0
+        self._thread = threading.Thread(target=self._run, name="candor-check-log", daemon=True)
+        self._thread.start()
+
+    async def write(self, row: stored.LogRow) -> None:
+        """Log one check; resume once its row is committed (the loop serves others meanwhile)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        pending = _Pending(self._log.bound(row), future, loop)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the check log is closed")
+            self._queue.put(pending)
+        await future
+
+    def close(self) -> None:
+        """Commit every queued row, then stop the writer."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join()
+        self._log.close()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, last = [first], False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    last = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if last:
+                return
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        error: BaseException | None = None
+        try:
+            self._log.write([p.row for p in batch], at=datetime.now(UTC))
+            self.commits += 1
+            self.rows += len(batch)
+        except Exception as e:  # every check of the batch fails with it, unanswered
+            error = e
+        on_loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for pending in batch:
+            on_loops.setdefault(pending.loop, []).append(pending.future)
+        for loop, futures in on_loops.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle, futures, error)
+
+
+# --- bulk checks --------------------------------------------------------------------------------
+
+
+@dataclass
+class BulkAnswer:
+    """Answers in the order of the identifiers: ``{applies, listing, until}`` per valid
+    identifier, ``{error}`` naming the rule an invalid one fails."""
+
+    measure: str
+    as_of: date
+    answers: list[dict[str, Any]]
+    applies: int = 0
+    invalid: int = 0
+    rerated: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "as_of": self.as_of.isoformat(),
+            "checked": len(self.answers) - self.invalid,
+            "applies": self.applies,
+            "invalid": self.invalid,
+            "answers": self.answers,
+        }
+
+
+_NOT_APPLYING: dict[str, Any] = {"applies": False, "listing": None, "until": None}
+
+
+def _pair(item: object) -> tuple[str, str] | None:
+    """(scheme, identifier) of a pair or of a mapping with exactly those two keys."""
+    if isinstance(item, tuple) and len(item) == 2:
+        scheme, raw = item
+    elif isinstance(item, Mapping) and len(item) == 2:
+        scheme, raw = item.get("scheme"), item.get("identifier")
+    else:
+        return None
+    return (scheme, raw) if isinstance(scheme, str) and isinstance(raw, str) else None
+
+
+def _split(items: Sequence[object]) -> pl.DataFrame:
+    """Scheme and identifier of every item (``scheme``, ``raw``), and whether the item had that
+    shape at all (``shaped``).
+
+    The usual request, all ``SCHEME:IDENTIFIER`` texts, is split a column at a time; one with
+    other items (objects, or anything else) is split item by item.
+    """
+    try:
+        refs = pl.Series("ref", items, dtype=pl.String, strict=True)
+    except TypeError:
+        return _split_items(items)
+    parts = refs.str.extract_groups(r"(?s)^([^:]*):(.+)$").struct.rename_fields(["scheme", "raw"])
+    return (
+        pl.DataFrame({"parts": parts})
+        .unnest("parts")
+        .select(
+            pl.col("scheme").fill_null(""),
+            pl.col("raw").fill_null(""),
+            pl.col("raw").is_not_null().alias("shaped"),
         )
-    return answer
+    )
 
 
-def _listings(
+def _split_items(items: Sequence[object]) -> pl.DataFrame:
+    schemes: list[str] = []
+    raws: list[str] = []
+    shaped: list[bool] = []
+    add_scheme, add_raw, add_shaped = schemes.append, raws.append, shaped.append
+    for item in items:
+        if isinstance(item, str):
+            scheme, sep, raw = item.partition(":")
+            if sep and raw:
+                add_scheme(scheme)
+                add_raw(raw)
+                add_shaped(True)
+                continue
+        else:
+            pair = _pair(item)
+            if pair is not None:
+                add_scheme(pair[0])
+                add_raw(pair[1])
+                add_shaped(True)
+                continue
+        add_scheme("")
+        add_raw("")
+        add_shaped(False)
+    return pl.DataFrame(
+        {"scheme": schemes, "raw": raws, "shaped": shaped},
+        schema={"scheme": pl.String, "raw": pl.String, "shaped": pl.Boolean},
+    )
+
+
+class _Stages:
+    """Seconds spent per stage of a bulk check (for the benchmark and the logs)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._mark, 3)
+        self._mark = now
+
+
+def _checked_and_hashed(
+    identifiers: Sequence[object], hasher: IdentifierHasher, today: date
+) -> tuple[list[str | None], list[bytes]]:
+    """Per identifier, why it is refused (None: valid); and the keyed hashes of the valid ones,
+    in order. Shape and scheme rules are checked a column at a time."""
+    frame = _split(identifiers)
+    scheme, value = pl.col("scheme"), pl.col("value")
+    frame = frame.with_columns(identifier_columns.normalised(scheme, pl.col("raw")).alias("value"))
+    rule = identifier_columns.problem(scheme, value, today=pl.lit(today))
+    frame = frame.select(
+        scheme,
+        value,
+        pl.when(pl.col("shaped"))
+        .then(pl.lit("identifier: ") + rule)
+        .otherwise(pl.lit(ITEM_FORM))
+        .alias("problem"),
+    )
+    problems: list[str | None] = frame.get_column("problem").to_list()
+    valid = frame.filter(pl.col("problem").is_null())
+    del frame
+    digests = hasher.digests(
+        zip(valid.get_column("scheme").to_list(), valid.get_column("value").to_list(), strict=True)
+    )
+    return problems, digests
+
+
+_LogAnswer = tuple[int | None, bool, int | None, date | None]
+
+
+def _answers(
+    problems: list[str | None],
+    subjects: list[int | None],
+    chosen: Mapping[int, dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[_LogAnswer]]:
+    """The response entries in order, and the log's answers for the valid identifiers.
+
+    Entries alike are one shared object (every "does not apply", every same error), so a
+    million answers cost a list of references, not a million dictionaries.
+    """
+    answers: list[dict[str, Any]] = []
+    logged: list[_LogAnswer] = []
+    errors: dict[str, dict[str, Any]] = {}
+    by_subject = iter(subjects)
+    for problem in problems:
+        if problem is not None:
+            answers.append(errors.setdefault(problem, {"error": problem}))
+            continue
+        subject_id = next(by_subject)
+        listing = chosen.get(subject_id) if subject_id is not None else None
+        if listing is None:
+            answers.append(_NOT_APPLYING)
+            logged.append((subject_id, False, None, None))
+        else:
+            until = effective_end(listing)
+            answers.append(
+                {
+                    "applies": True,
+                    "listing": listing.get("ref"),
+                    "until": until.isoformat() if until else None,
+                }
+            )
+            logged.append((subject_id, True, listing.get("id"), until))
+    return answers, logged
+
+
+def check_many(
     store: Store,
     registry: Registry,
-    subject_id: int,
-    rulebook_ids: list[int],
+    hasher: IdentifierHasher,
+    identifiers: Sequence[object],
+    measure: str,
     *,
     as_of: date,
     today: date,
-) -> list[dict[str, Any]]:
-    """The subject's listings as they stand for ``as_of``.
+    client: str,
+    purpose: str,
+    limit: int = BULK_CHECK_LIMIT,
+    measures: Measures | None = None,
+) -> BulkAnswer:
+    """Answer one measure for many identifiers, and log every answer before returning.
 
-    Stored listings answer when they account for every record about the subject and were
-    computed for ``as_of`` or earlier (a listing's dates do not change as time passes). Otherwise
-    the subject is rated inside the store: stored if for today, computed only for another date.
+    Each identifier is ``SCHEME:IDENTIFIER`` text, a (scheme, identifier) pair or a mapping
+    with ``scheme`` and ``identifier``. An invalid one gets an error entry naming the rule it
+    fails; the others are answered. Identifiers are checked and hashed column-wise, subjects and
+    listings are read set-wise, subjects whose records changed are re-rated first, and the log
+    rows go in with one ``executemany`` (``COPY``) per ``BULK_LOG_ROWS``.
+
+    Raises:
+        PayloadTooLarge: more than ``limit`` identifiers.
+        NotFound: no rulebook governing ``as_of`` defines ``measure``.
     """
+    if len(identifiers) > limit:
+        raise PayloadTooLarge(
+            f"a bulk check takes at most {limit:,} identifiers; split the list", limit=limit
+        )
+    stages = _Stages()
+    if measures is None or measures.as_of != as_of:
+        measures = Measures(governing(store, as_of), as_of)
+    imposing = measures.imposing(measure)
+    at = datetime.now(UTC)
+    problems, digests = _checked_and_hashed(identifiers, hasher, today)
+    stages.done("validate and hash")
+
     with store.read() as conn:
-        fresh = not stored.is_stale(conn, subject_id)
-        rated_for = stored.rated_as_of(conn, subject_id)
-    if not fresh:
-        # Bring the stored listings up to date first, so that every listing has its reference.
+        subjects = stored.subject_ids(conn, hasher.key_id, digests)
+        state = stored.rating_state(conn)
+    del digests
+    known = sorted({s for s in subjects if s is not None})
+    stages.done("subjects")
+    stale = [s for s in known if state.stale(s)]
+    for subject_id in stale:
         rerate_subject(store, registry, subject_id, today=today)
-        rated_for = today
+    if stale:
+        with store.read() as conn:
+            state = stored.rating_state(conn)
+    stages.done("re-rate")
+    chosen = _bulk_listings(store, registry, known, state, measures, measure, imposing, as_of)
+    stages.done("listings")
+    answers, logged = _answers(problems, subjects, chosen)
+    stages.done("answers")
+
+    asked = (at, client, purpose, measure, as_of)
+    for start in range(0, len(logged), BULK_LOG_ROWS):
+        with store.write() as conn:
+            stored.log_checks(conn, asked, logged[start : start + BULK_LOG_ROWS])
+    stages.done("log")
+    return BulkAnswer(
+        measure,
+        as_of,
+        answers,
+        applies=sum(1 for _, applies, _, _ in logged if applies),
+        invalid=len(answers) - len(logged),
+        rerated=len(stale),
+        stages=stages.seconds,
+    )
+
+
+def _bulk_listings(
+    store: Store,
+    registry: Registry,
+    known: list[int],
+    state: stored.RatingState,
+    measures: Measures,
+    measure: str,
+    imposing: Mapping[tuple[int, str], str],
+    as_of: date,
+) -> dict[int, dict[str, Any]]:
+    """Per subject of ``known``, the listing that decides its answer (absent: none applies)."""
+    current = [s for s in known if (r := state.rated_for(s)) is not None and r <= as_of]
+    earlier = [s for s in known if (r := state.rated_for(s)) is None or r > as_of]
+    lists = sorted(imposing)
+    chosen: dict[int, dict[str, Any]] = {}
+    by_subject: dict[int, list[dict[str, Any]]] = {}
     with store.read() as conn:
-        saved = stored.stored_listings(conn, rulebook_ids, subject_id)
-    if rated_for is not None and rated_for <= as_of:
-        return [row for row in saved.values() if row["withdrawn_on"] is None]
-    _, rows = rate_subject(store, registry, subject_id, as_of=as_of)
-    # Computed for another date: keep the stored reference where the listing is stored.
-    out = []
-    for row in rows.listings:
-        saved_row = saved.get((row["rulebook_id"], row["list_name"], row["record_id"]), {})
-        out.append({**row, "ref": saved_row.get("ref"), "id": saved_row.get("id")})
-    return out
+        if current:
+            wanted = set(current)
+            everyone = len(current) >= _SCAN_LISTS_FROM
+            for subject_id, row in stored.stored_listings(
+                conn, lists, None if everyone else current
+            ):
+                if subject_id in wanted and row["withdrawn_on"] is None:
+                    by_subject.setdefault(subject_id, []).append(row)
+        candidates = (
+            stored.subjects_with_records_of(conn, earlier, measures.entry_types(measure))
+            if earlier
+            else set()
+        )
+        saved: dict[int, list[dict[str, Any]]] = {}
+        if candidates:
+            for subject_id, row in stored.stored_listings(conn, lists, sorted(candidates)):
+                saved.setdefault(subject_id, []).append(row)
+    for subject_id, rows in by_subject.items():
+        if (best := _decide(rows, imposing, as_of)) is not None:
+            chosen[subject_id] = best
+    for subject_id in sorted(candidates):
+        best = _as_of_earlier(
+            store, registry, subject_id, saved.get(subject_id, []), imposing, as_of
+        )
+        if best is not None:
+            chosen[subject_id] = best
+    return chosen

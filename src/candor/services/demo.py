@@ -7,6 +7,7 @@ duplicate) instead of producing records that clash with yesterday's under the sa
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from collections.abc import Callable
@@ -16,15 +17,30 @@ from pathlib import Path
 from typing import Any
 
 from candor import synth
+from candor.domain.pseudonyms import IdentifierHasher
 from candor.services.ingestion import IngestResult, Progress, ingest_file
+from candor.services.lists import listed_subjects
+from candor.services.rating import RateSummary, rate_all, subject_id_for
 from candor.services.registry import load_registry
+from candor.services.rulebooks import SAMPLE_RULEBOOKS, activate
+from candor.services.secret import load_secret
 from candor.services.setup import init_deployment
 from candor.services.sources import add_source
 from candor.settings import Settings
-from candor.store import open_store
+from candor.store import Store, open_store
 from candor.store import summary as counts
 
 MANIFEST = "manifest.json"
+
+# The demo's rulebooks take effect when their rules did, so that explanations of past dates
+# work: the Supreme People's Court's Fa Shi [2017] No. 7 from 1 May 2017; Rongcheng's points
+# system from 2014 (its measures were revised since; the sample follows the published table).
+DEMO_RULEBOOKS = {
+    "court-dishonest-debtors.yaml": date(2017, 5, 1),
+    "rongcheng-personal.yaml": date(2014, 1, 1),
+}
+# The measure the demo checks over HTTP for a listed subject.
+DEMO_MEASURE = "no_air_travel"
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,9 @@ class DemoSummary:
     ingested: dict[str, int]  # rows_read, accepted, rejected, duplicates of this run
     per_file: dict[str, dict[str, Any]] = field(default_factory=dict)
     reject_reasons: list[tuple[str, str, int]] = field(default_factory=list)
+    rulebooks: list[str] = field(default_factory=list)  # name@version activated
+    rating: RateSummary | None = None
+    listed_identifier: str | None = None  # SCHEME:ID for the sample check (listed, if any)
 
     def to_json(self) -> dict[str, Any]:
         by_type: dict[str, int] = {}
@@ -74,6 +93,8 @@ class DemoSummary:
             "top_reject_reasons": [
                 {"field": f, "reason": r, "rows": n} for f, r, n in self.reject_reasons
             ],
+            "rulebooks": self.rulebooks,
+            "rating": self.rating.to_json() if self.rating else None,
         }
 
 
@@ -134,6 +155,7 @@ def build_demo(
     on_generate: Callable[[str, int, int], None] | None = None,
     on_file: Callable[[synth.SourceFile], None] | None = None,
     on_ingest: Callable[[synth.SourceFile, Progress], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> DemoSummary:
     """Build (or reuse) the demo files, ingest them into the store and summarise the result."""
     today = today or date.today()
@@ -183,6 +205,15 @@ def build_demo(
                 on_progress=progress,
             )
         ingesting = time.perf_counter() - started
+        if on_stage:
+            on_stage("activate rulebooks and rate")
+        activated = [
+            activate(store, registry, SAMPLE_RULEBOOKS / name, effective=effective, today=today)
+            for name, effective in DEMO_RULEBOOKS.items()
+        ]
+        rating = rate_all(store, registry, as_of=today, today=today, on_progress=on_stage or _quiet)
+        hasher = load_secret(settings).identifier_hasher()
+        listed = _listed_identifier(store, hasher, made.truth_dir / "subjects.csv", today)
         ids = [r.ingestion_id for r in results.values()]
         with store.read() as conn:
             summary = DemoSummary(
@@ -197,5 +228,32 @@ def build_demo(
                 ingested=counts.ingestion_totals(conn, ids),
                 per_file={s: r.summary() for s, r in results.items()},
                 reject_reasons=counts.reject_reasons(conn, ids),
+                rulebooks=[f"{a.name}@{a.version}" for a in activated],
+                rating=rating,
+                listed_identifier=listed,
             )
     return summary
+
+
+def _quiet(_stage: str) -> None:
+    return None
+
+
+def _listed_identifier(
+    store: Store, hasher: IdentifierHasher, truth: Path, today: date
+) -> str | None:
+    """An identifier from the ground truth whose subject is listed today, if any, for the demo's
+    sample check."""
+    with truth.open(encoding="utf-8", newline="") as f:
+        people = [
+            f"{row['identifier_scheme']}:{row['identifier']}"
+            for row in csv.DictReader(f)
+            if row["identifier_scheme"] != "other"
+        ]
+    listed = listed_subjects(store, today)
+    for reference in people:
+        subject_id = subject_id_for(store, hasher, reference, today)
+        if subject_id is not None and subject_id in listed:
+            return reference
+    # A jurisdiction too small to have anyone listed: the check then answers "does not apply".
+    return people[0] if people else None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+import urllib.request
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -14,8 +18,9 @@ from candor import synth
 from candor.api import create_app
 from candor.cli.options import DbOption, JsonOption, settings_for
 from candor.cli.output import emit, reports_errors, stderr, stdout
+from candor.errors import CandorError
 from candor.services import ingestion
-from candor.services.demo import DemoParameters, DemoSummary, build_demo
+from candor.services.demo import DEMO_MEASURE, DemoParameters, DemoSummary, build_demo
 
 
 @reports_errors
@@ -63,6 +68,14 @@ def demo(
                 note=f"{p.accepted:,} accepted, {p.rejected:,} rejected, {p.duplicates:,} dup.",
             )
 
+        rating: TaskID | None = None
+
+        def on_stage(stage: str) -> None:
+            nonlocal rating
+            if rating is None:
+                rating = progress.add_task("activate rulebooks and rate", total=None, note="")
+            progress.update(rating, note=stage)
+
         summary = build_demo(
             settings,
             directory,
@@ -70,22 +83,72 @@ def demo(
             on_generate=on_generate,
             on_file=on_file,
             on_ingest=on_ingest,
+            on_stage=on_stage,
         )
         for task in progress.task_ids:
-            progress.update(task, completed=progress.tasks[task].total)
+            total = progress.tasks[task].total or 1
+            progress.update(task, total=total, completed=total)
 
-    emit(summary.to_json(), as_json=as_json, render=lambda: _render(summary))
-    if serve:
-        stderr.print(
-            f"serving the demo on http://{host}:{port}  (GET /health, OpenAPI /openapi.json, "
-            "docs /docs); Ctrl-C stops"
+    # The demo ends by asking its own API, over HTTP, whether a measure applies to a listed
+    # subject — what a relying party (an airline, a railway) does. Without --serve the server
+    # runs on a free port just for that check.
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=host,
+            port=port if serve else 0,
+            log_level="warning",
         )
-        uvicorn.run(
-            create_app(settings), host=host, port=port, log_level=settings.log_level.lower()
-        )
+    )
+    thread = threading.Thread(target=server.run, name="candor-demo-server", daemon=True)
+    thread.start()
+    try:
+        answer = _check_over_http(server, thread, host, summary.listed_identifier)
+        data = {**summary.to_json(), "check_over_http": answer}
+        emit(data, as_json=as_json, render=lambda: _render(summary, answer))
+        if serve:
+            stderr.print(
+                f"serving the demo on http://{host}:{port}  (GET /health, OpenAPI "
+                "/openapi.json, docs /docs); Ctrl-C stops"
+            )
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
-def _render(summary: DemoSummary) -> None:
+def _check_over_http(
+    server: uvicorn.Server, thread: threading.Thread, host: str, identifier: str | None
+) -> dict[str, Any] | None:
+    """POST /v1/checks to the demo's own server; the request and its answer."""
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise CandorError(
+                f"the demo's API server did not start on {host} (is the port in use? "
+                "choose another with --port)"
+            )
+        time.sleep(0.05)
+    if identifier is None:
+        return None
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://{host}:{port}/v1/checks"
+    body = {"identifier": identifier, "measure": DEMO_MEASURE, "purpose": "demo: boarding check"}
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-Candor-Client": "demo-airline"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (http on loopback, our own server)
+        answer = json.loads(response.read())
+    return {"url": url, "request": body, "status": response.status, "answer": answer}
+
+
+def _render(summary: DemoSummary, check: dict[str, Any] | None) -> None:
     data = summary.to_json()
     head = Table(title="candor demo jurisdiction", show_header=False)
     head.add_row(
@@ -115,3 +178,32 @@ def _render(summary: DemoSummary) -> None:
         for fld, reason, n in summary.reject_reasons:
             reasons.add_row(fld, reason, f"{n:,}")
         stdout.print(reasons)
+
+    if summary.rating is not None:
+        _render_rating(summary)
+    if check is not None:
+        stdout.print(
+            f"check over HTTP: POST {check['url']} "
+            f"{json.dumps(check['request'], ensure_ascii=False)}\n"
+            f"  → {check['status']} {json.dumps(check['answer'], ensure_ascii=False)}"
+        )
+
+
+def _render_rating(summary: DemoSummary) -> None:
+    rating = summary.rating
+    assert rating is not None
+    stdout.print(
+        f"rulebooks: {', '.join(summary.rulebooks)}; {rating.subjects:,} subjects rated in "
+        f"{rating.seconds:.1f} s"
+    )
+    for key, by_grade in rating.grades.items():
+        table = Table("grade", "subjects", title=f"grades under {key}")
+        for grade, n in by_grade.items():
+            table.add_row(grade, f"{n:,}")
+        if n_out := rating.not_scored.get(key):
+            table.add_row("no score (no consent)", f"{n_out:,}")
+        stdout.print(table)
+    lists = Table("list", "in force today", title="list sizes")
+    for name, n in rating.listings.items():
+        lists.add_row(name, f"{n:,}")
+    stdout.print(lists)
