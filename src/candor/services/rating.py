@@ -6,7 +6,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from candor.domain.identifiers import InvalidIdentifier, parse_identifier
 from candor.domain.listings import in_force
@@ -37,7 +41,12 @@ class RateSummary:
     not_scored: dict[str, int]  # per rulebook key: subjects without consent
     listings: dict[str, int]  # per list: listings in force on as_of
     stored: bool
+    # Seconds per stage: read (of which catch_up: bringing the records mirror up to date),
+    # rate (the plan on DuckDB), store (comparing with the stored rows, writing the changes).
     stages: dict[str, float] = field(default_factory=dict)
+    # Rows written: ratings, rating_changes, listings_added, listings_changed,
+    # listings_withdrawn; and mirrored, the records the mirror caught up with.
+    written: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         grades: dict[str, int] = {}
@@ -53,6 +62,8 @@ class RateSummary:
             "not_scored": self.not_scored,
             "listings": self.listings,
             "stored": self.stored,
+            "stages": {k: round(v, 3) for k, v in self.stages.items()},
+            "written": self.written,
         }
 
 
@@ -63,9 +74,14 @@ def rate_all(
     as_of: date,
     today: date,
     on_progress: Progress = _no_progress,
+    mirror_dir: Path | None = None,
 ) -> RateSummary:
     """Rate every subject as of ``as_of`` on DuckDB. Ratings and listings are stored when
-    ``as_of`` is today; a rating of another date is computed and reported only."""
+    ``as_of`` is today; a rating of another date is computed and reported only.
+
+    Records are read through the store's columnar mirror (``store.mirror``: next to a SQLite
+    file, or under ``mirror_dir``), caught up first with the records added since the last run.
+    """
     started = time.perf_counter()
     stages: dict[str, float] = {}
     rulebooks = governing(store, as_of)
@@ -79,49 +95,52 @@ def rate_all(
     with store.read() as conn:
         through = stored.watermark(conn)
     mark = time.perf_counter()
-    records = export.records(store, types, as_of, through)
+    caught = export.catch_up(store, through, mirror_dir=mirror_dir)
+    records = export.records(store, types, as_of, through, mirror_dir=mirror_dir)
     subjects = export.subjects(store)
     stages["read"] = time.perf_counter() - mark
+    stages["catch_up"] = caught.seconds
     on_progress("rating")
     mark = time.perf_counter()
     out = run_batch(plan, records, subjects, as_of)
     stages["rate"] = time.perf_counter() - mark
     keys = {a.id: a.rulebook.key for a in rulebooks}
-    ratings = out["ratings"].to_pylist()
     listings = out["listings"].to_pylist()
+    written = {"mirrored": caught.added}
     write = as_of == today
     if write:
         on_progress("storing")
         mark = time.perf_counter()
-        _store_batch(store, rulebooks, ratings, listings, as_of, through)
+        written |= _store_batch(store, rulebooks, out["ratings"], out["listings"], as_of, through)
         stages["store"] = time.perf_counter() - mark
     return RateSummary(
         subjects=subjects.num_rows,
         seconds=time.perf_counter() - started,
         as_of=as_of,
-        grades=_grades(ratings, keys),
-        not_scored=_not_scored(ratings, keys),
+        grades=_grades(out["ratings"], keys),
+        not_scored=_not_scored(out["ratings"], keys),
         listings=_listing_counts(listings, as_of, rulebooks),
         stored=write,
         stages=stages,
+        written=written,
     )
 
 
-def _grades(ratings: list[dict[str, Any]], keys: dict[int, str]) -> dict[str, dict[str, int]]:
+def _grades(ratings: pa.Table, keys: dict[int, str]) -> dict[str, dict[str, int]]:
+    scored = ratings.filter(
+        pc.and_(pc.equal(ratings["consented"], 1), pc.is_valid(ratings["grade"]))
+    )
     out: dict[str, dict[str, int]] = {}
-    for row in ratings:
-        if row["consented"] and row["grade"] is not None:
-            by_grade = out.setdefault(keys[row["rulebook_id"]], {})
-            by_grade[row["grade"]] = by_grade.get(row["grade"], 0) + 1
+    counted = scored.group_by(["rulebook_id", "grade"]).aggregate([([], "count_all")])
+    for row in counted.sort_by([("rulebook_id", "ascending"), ("grade", "ascending")]).to_pylist():
+        out.setdefault(keys[row["rulebook_id"]], {})[row["grade"]] = row["count_all"]
     return out
 
 
-def _not_scored(ratings: list[dict[str, Any]], keys: dict[int, str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for row in ratings:
-        if not row["consented"]:
-            out[keys[row["rulebook_id"]]] = out.get(keys[row["rulebook_id"]], 0) + 1
-    return out
+def _not_scored(ratings: pa.Table, keys: dict[int, str]) -> dict[str, int]:
+    unscored = ratings.filter(pc.equal(ratings["consented"], 0))
+    counted = unscored.group_by("rulebook_id").aggregate([([], "count_all")])
+    return {keys[row["rulebook_id"]]: row["count_all"] for row in counted.to_pylist()}
 
 
 def _listing_counts(
@@ -152,20 +171,34 @@ def _rating_rows(computed: list[dict[str, Any]], as_of: date) -> list[dict[str, 
 def _store_batch(
     store: Store,
     rulebooks: list[ActiveRulebook],
-    ratings: list[dict[str, Any]],
-    listings: list[dict[str, Any]],
+    ratings: pa.Table,
+    listings: pa.Table,
     as_of: date,
     through: int,
-) -> None:
+) -> dict[str, int]:
+    """Store what changed since the stored ratings and listings; returns rows written.
+
+    The stored rows are read inside the write transaction (on PostgreSQL on a connection of
+    their own, while ``lock_for_batch`` keeps one-subject re-rates from changing them).
+    """
     now = datetime.now(UTC)
     ids = [a.id for a in rulebooks]
     with store.write() as conn:
+        stored.lock_for_batch(conn)
         run_id = stored.start_run(conn, as_of, through, now)
-        previous = stored.all_ratings(conn, ids)
-        rows = _rating_rows(ratings, as_of)
-        stored.save_ratings(conn, rows, previous, now)
-        stored.save_listings(conn, listings, stored.stored_listings(conn, ids), as_of, now)
-        stored.finish_run(conn, run_id, len({r["subject_id"] for r in rows}), now)
+        changed = stored.batch_rating_changes(ratings, export.ratings(store, conn, ids))
+        written, history = stored.save_batch_ratings(conn, changed, as_of, now)
+        listing_changes = stored.batch_listing_changes(listings, export.listings(store, conn, ids))
+        added, redone, withdrawn = stored.save_batch_listings(conn, listing_changes, as_of, now)
+        subjects = pc.count_distinct(ratings["subject_id"]).as_py() if ratings.num_rows else 0
+        stored.finish_run(conn, run_id, subjects, now)
+    return {
+        "ratings": written,
+        "rating_changes": history,
+        "listings_added": added,
+        "listings_changed": redone,
+        "listings_withdrawn": withdrawn,
+    }
 
 
 # --- one subject -------------------------------------------------------------------------------

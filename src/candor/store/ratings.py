@@ -1,15 +1,29 @@
-"""Ratings, their history, listings and rating runs in the store."""
+"""Ratings, their history, listings and rating runs in the store.
+
+Two ways in: one subject at a time (``save_ratings``, ``save_listings``: a few rows, compared in
+Python), and a whole batch run (``batch_rating_changes``, ``save_batch_ratings``,
+``batch_listing_changes``, ``save_batch_listings``): the computed rows and the stored ones as
+Arrow tables, compared by a join on DuckDB, so that only what changed is written — nothing at
+all when nothing changed — and that is written in bulk (the driver's ``executemany`` on SQLite,
+``COPY`` into a scratch table then one ``INSERT … SELECT`` on PostgreSQL).
+"""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from candor.store.bulk import insert_rows
 from candor.store.tables import (
     listings,
     rating_changes,
@@ -240,3 +254,270 @@ def mark_rerated(
         ("subject_id",),
         [{"subject_id": subject_id, "as_of": as_of, "through_record_id": through, "rated_at": now}],
     )
+
+
+# --- a whole batch run ---------------------------------------------------------------------------
+
+RATING_COLUMNS = ("rulebook_id", "subject_id", "as_of", "consented", "score", "grade")
+CHANGE_COLUMNS = (
+    "rulebook_id",
+    "subject_id",
+    "as_of",
+    "score",
+    "grade",
+    "previous_score",
+    "previous_grade",
+    "changed_at",
+)
+NEW_LISTING_COLUMNS = (
+    "ref",
+    "rulebook_id",
+    "list_name",
+    "subject_id",
+    "record_id",
+    *LISTING_FIELDS,
+    "as_of",
+    "updated_at",
+)
+
+
+def lock_for_batch(conn: Connection) -> None:
+    """Hold back one-subject writes to ratings and listings until this transaction ends, so
+    that the stored rows a batch compares with (read on another connection) stay the stored
+    rows. On SQLite the write transaction already excludes every other writer."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE ratings, listings IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def _bound(conn: Connection, table: Table, column: str, value: Any) -> Any:
+    """``value`` in the form the driver takes for ``table.column`` (dates as ISO text on
+    SQLite), converted once rather than by the driver's adapter once per row."""
+    kind = table.c[column].type.dialect_impl(conn.dialect)
+    process = kind.bind_processor(conn.dialect)
+    return value if process is None or value is None else process(value)
+
+
+def _on_duckdb(sql: str, **tables: pa.Table) -> pa.Table:
+    con = duckdb.connect()
+    try:
+        for name, table in tables.items():
+            con.register(name, table)
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+
+
+def batch_rating_changes(computed: pa.Table, previous: pa.Table) -> pa.Table:
+    """The computed ratings that differ from the stored ones.
+
+    Args:
+        computed: rulebook_id, subject_id, consented (0/1), score, grade — the plan's ratings.
+        previous: the same columns as stored (``store.export.ratings``).
+    Returns:
+        The computed rows that are new or differ in consent, score or grade, with
+        previous_score, previous_grade and ``rating_changed`` (score or grade differs, or the
+        rating is new: a line in the rating history).
+    """
+    return _on_duckdb(
+        "SELECT c.rulebook_id, c.subject_id, CAST(c.consented AS BIGINT) AS consented, "
+        "CAST(c.score AS BIGINT) AS score, CAST(c.grade AS VARCHAR) AS grade, "
+        "p.score AS previous_score, p.grade AS previous_grade, "
+        "(p.subject_id IS NULL OR c.score IS DISTINCT FROM p.score "
+        "OR c.grade IS DISTINCT FROM p.grade) AS rating_changed "
+        "FROM computed AS c LEFT JOIN previous AS p "
+        "ON p.rulebook_id = c.rulebook_id AND p.subject_id = c.subject_id "
+        "WHERE p.subject_id IS NULL OR c.consented IS DISTINCT FROM p.consented "
+        "OR c.score IS DISTINCT FROM p.score OR c.grade IS DISTINCT FROM p.grade "
+        "ORDER BY c.rulebook_id, c.subject_id",
+        computed=computed,
+        previous=previous,
+    )
+
+
+def save_batch_ratings(
+    conn: Connection, changed: pa.Table, as_of: date, now: datetime
+) -> tuple[int, int]:
+    """Store the ratings ``batch_rating_changes`` found and their lines of history.
+
+    An unchanged rating is not rewritten, so a stored rating's ``as_of`` is the date of the
+    run that last changed it (each run's date is in ``rating_runs``).
+
+    Returns (ratings written, history lines added).
+    """
+    n = changed.num_rows
+    if n == 0:
+        return 0, 0
+    consented = changed["consented"]
+    if conn.dialect.name == "postgresql":
+        consented = pc.cast(consented, pa.bool_())
+    day = _bound(conn, ratings, "as_of", as_of)
+    rows = list(
+        zip(
+            changed["rulebook_id"].to_pylist(),
+            changed["subject_id"].to_pylist(),
+            [day] * n,
+            consented.to_pylist(),
+            changed["score"].to_pylist(),
+            changed["grade"].to_pylist(),
+            strict=True,
+        )
+    )
+    _bulk_upsert(conn, ratings, RATING_COLUMNS, ("rulebook_id", "subject_id"), rows)
+    history = changed.filter(changed["rating_changed"])
+    h = history.num_rows
+    stamp = _bound(conn, rating_changes, "changed_at", now)
+    lines = zip(
+        history["rulebook_id"].to_pylist(),
+        history["subject_id"].to_pylist(),
+        [day] * h,
+        history["score"].to_pylist(),
+        history["grade"].to_pylist(),
+        history["previous_score"].to_pylist(),
+        history["previous_grade"].to_pylist(),
+        [stamp] * h,
+        strict=True,
+    )
+    insert_rows(conn, rating_changes, CHANGE_COLUMNS, list(lines))
+    return n, h
+
+
+@dataclass(frozen=True)
+class ListingChanges:
+    """What a batch run changes in the stored listings (see ``save_listings``)."""
+
+    new: pa.Table  # computed listings not stored yet (the plan's listing columns)
+    changed: pa.Table  # id and LISTING_FIELDS of stored listings computed differently
+    withdrawn: pa.Table  # id of stored listings no longer computed (entry record overturned)
+
+
+# The SQL comparing computed with stored listings: names from LISTING_FIELDS, nothing else.
+_SAME_LISTING = (
+    "s.rulebook_id = c.rulebook_id AND s.list_name = c.list_name AND s.record_id = c.record_id"
+)
+_NEW_LISTINGS = (
+    "SELECT * FROM computed AS c WHERE NOT EXISTS "  # noqa: S608
+    f"(SELECT 1 FROM stored AS s WHERE {_SAME_LISTING}) "
+    "ORDER BY c.rulebook_id, c.list_name, c.record_id"
+)
+_CHANGED_LISTINGS = (
+    f"SELECT s.id, {', '.join(f'c.{f}' for f in LISTING_FIELDS)} "  # noqa: S608
+    f"FROM computed AS c JOIN stored AS s ON {_SAME_LISTING} "
+    f"WHERE {' OR '.join(f'c.{f} IS DISTINCT FROM s.{f}' for f in LISTING_FIELDS)} "
+    "OR s.withdrawn_on IS NOT NULL ORDER BY s.id"
+)
+_WITHDRAWN_LISTINGS = (
+    "SELECT s.id FROM stored AS s WHERE s.withdrawn_on IS NULL AND NOT EXISTS "  # noqa: S608
+    f"(SELECT 1 FROM computed AS c WHERE {_SAME_LISTING}) ORDER BY s.id"
+)
+
+
+def batch_listing_changes(computed: pa.Table, stored: pa.Table) -> ListingChanges:
+    """Compare the plan's listings with the stored ones (``store.export.listings``) of the same
+    rulebook versions, as ``save_listings`` does one subject at a time."""
+    con = duckdb.connect()
+    try:
+        con.register("computed", computed)
+        con.register("stored", stored)
+        return ListingChanges(
+            con.sql(_NEW_LISTINGS).to_arrow_table(),
+            con.sql(_CHANGED_LISTINGS).to_arrow_table(),
+            con.sql(_WITHDRAWN_LISTINGS).to_arrow_table(),
+        )
+    finally:
+        con.close()
+
+
+def save_batch_listings(
+    conn: Connection, changes: ListingChanges, as_of: date, now: datetime
+) -> tuple[int, int, int]:
+    """Store what ``batch_listing_changes`` found. Returns (added, changed, withdrawn)."""
+    day = _bound(conn, listings, "as_of", as_of)
+    stamp = _bound(conn, listings, "updated_at", now)
+    new = changes.new.to_pylist()
+    insert_rows(
+        conn,
+        listings,
+        NEW_LISTING_COLUMNS,
+        [
+            (
+                secrets.token_hex(8),
+                row["rulebook_id"],
+                row["list_name"],
+                row["subject_id"],
+                row["record_id"],
+                *(_bound(conn, listings, f, row[f]) for f in LISTING_FIELDS),
+                day,
+                stamp,
+            )
+            for row in new
+        ],
+    )
+    changed = changes.changed.to_pylist()
+    if changed:
+        conn.execute(
+            update(listings)
+            .where(listings.c.id == bindparam("listing_id"))
+            .values(
+                **{f: bindparam(f"new_{f}") for f in LISTING_FIELDS},
+                withdrawn_on=None,
+                as_of=as_of,
+                updated_at=now,
+            ),
+            [
+                {"listing_id": row["id"], **{f"new_{f}": row[f] for f in LISTING_FIELDS}}
+                for row in changed
+            ],
+        )
+    withdrawn = changes.withdrawn["id"].to_pylist()
+    if withdrawn:
+        conn.execute(
+            update(listings)
+            .where(listings.c.id == bindparam("listing_id"))
+            .values(withdrawn_on=as_of, as_of=as_of, updated_at=now),
+            [{"listing_id": i} for i in withdrawn],
+        )
+    return len(new), len(changed), len(withdrawn)
+
+
+@cache
+def _sqlite_upsert(table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    stmt = sqlite.insert(table).values(dict.fromkeys(columns))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: stmt.excluded[c] for c in columns if c not in keys},
+    )
+    return str(stmt.compile(dialect=sqlite.dialect(paramstyle="qmark")))
+
+
+def _bulk_upsert(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order, values in the driver's form), replacing
+    the other columns of a row whose ``keys`` are stored already."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(_sqlite_upsert(table, columns, keys), list(rows))
+        return
+    names = ", ".join(f'"{c}"' for c in columns)
+    staging = f'"candor_upsert_{table.name}"'
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608 — names from candor's own metadata
+        f'SELECT {names} FROM "{table.name}" WITH NO DATA'
+    )
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in keys)
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    conn.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {staging} '  # noqa: S608
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    )
+    conn.exec_driver_sql(f"TRUNCATE {staging}")
