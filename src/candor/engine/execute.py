@@ -73,6 +73,11 @@ def run_in_store(conn: Connection, plan: Plan, subject_id: int, as_of: date) -> 
     return Rows(**out)
 
 
+# Steps DuckDB reads through rather than materialises: `versions` is a filter of the input that
+# two steps read, and scanning the Arrow input twice costs less than copying it once.
+_VIEWS = frozenset({"versions"})
+
+
 def run_batch(
     plan: Plan, records: pa.Table, subjects: pa.Table, as_of: date
 ) -> dict[str, pa.Table]:
@@ -89,20 +94,26 @@ def run_batch(
     try:
         con.register("records_in", records)
         con.register("subjects_in", subjects)
+        # Views, not copies: the Arrow tables are read where they lie, and the first step
+        # (which keeps only the records decided by the date) reads them once.
         con.execute(
-            "CREATE TEMP TABLE records AS SELECT id, subject_id, record_type, "
+            "CREATE TEMP VIEW records AS SELECT id, subject_id, record_type, "
             "CAST(occurred_on AS DATE) AS occurred_on, CAST(decided_on AS DATE) AS decided_on, "
             "status, refers_to_id, original_id, CAST(attributes AS VARCHAR) AS attributes "
             "FROM records_in"
         )
-        con.execute("CREATE TEMP TABLE subjects AS SELECT id, kind FROM subjects_in")
+        con.execute("CREATE TEMP VIEW subjects AS SELECT id, kind FROM subjects_in")
         params = {"as_of": as_of}
         results: dict[str, pa.Table] = {}
         for step in plan.steps:
             sql = plan.statement(Engine.DUCKDB, step.name)
             used = {k: v for k, v in params.items() if f"${k}" in sql}
+            kind = "TABLE"
+            if step.name in _VIEWS:
+                # A view takes no parameters; the date is a date, so its ISO text is safe.
+                kind, sql, used = "VIEW", sql.replace("$as_of", f"'{as_of.isoformat()}'"), {}
             try:
-                con.execute(f'CREATE TEMP TABLE "{step.name}" AS {sql}', used)
+                con.execute(f'CREATE TEMP {kind} "{step.name}" AS {sql}', used)
             except duckdb.Error as e:
                 raise RatingError(f"the {step.name} step failed on duckdb") from e
         for output in OUTPUTS:
