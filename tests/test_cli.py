@@ -164,6 +164,10 @@ def test_demo_builds_ingests_and_summarises_and_reruns_idempotently(
     rating = first["rating"]
     assert rating["subjects"] == sum(first["subjects"].values()) and rating["stored"] is True
     assert sum(rating["grades"].values()) > 0 and "dishonest_debtors" in rating["listings"]
+    [reasons] = rating["reasons"].values()
+    assert 0 < len(reasons) <= 5
+    assert reasons == sorted(reasons, key=lambda r: -r["subjects"])
+    assert all(r["points"] != 0 for r in reasons)
     check = first["check_over_http"]
     assert check["status"] == 200 and check["request"]["measure"] == "no_air_travel"
     assert check["answer"]["applies"] is (rating["listings"]["dishonest_debtors"] > 0)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -41,6 +42,8 @@ class RateSummary:
     not_scored: dict[str, int]  # per rulebook key: subjects without consent
     listings: dict[str, int]  # per list: listings in force on as_of
     stored: bool
+    # Per rulebook key, the rules that lowered (or raised) most scores: rule, subjects, points.
+    reasons: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Seconds per stage: read (of which catch_up: bringing the records mirror up to date),
     # rate (the plan on DuckDB), store (comparing with the stored rows, writing the changes).
     stages: dict[str, float] = field(default_factory=dict)
@@ -61,6 +64,7 @@ class RateSummary:
             "grades_by_rulebook": self.grades,
             "not_scored": self.not_scored,
             "listings": self.listings,
+            "reasons": self.reasons,
             "stored": self.stored,
             "stages": {k: round(v, 3) for k, v in self.stages.items()},
             "written": self.written,
@@ -117,23 +121,62 @@ def rate_all(
         subjects=subjects.num_rows,
         seconds=time.perf_counter() - started,
         as_of=as_of,
-        grades=_grades(out["ratings"], keys),
+        grades=_grades(out["ratings"], rulebooks),
         not_scored=_not_scored(out["ratings"], keys),
         listings=_listing_counts(listings, as_of, rulebooks),
         stored=write,
+        reasons=_reasons(out["ratings"], out["contributions"], keys),
         stages=stages,
         written=written,
     )
 
 
-def _grades(ratings: pa.Table, keys: dict[int, str]) -> dict[str, dict[str, int]]:
+def _grades(ratings: pa.Table, rulebooks: list[ActiveRulebook]) -> dict[str, dict[str, int]]:
+    """Subjects per grade, per rulebook, best grade first."""
     scored = ratings.filter(
         pc.and_(pc.equal(ratings["consented"], 1), pc.is_valid(ratings["grade"]))
     )
-    out: dict[str, dict[str, int]] = {}
     counted = scored.group_by(["rulebook_id", "grade"]).aggregate([([], "count_all")])
-    for row in counted.sort_by([("rulebook_id", "ascending"), ("grade", "ascending")]).to_pylist():
-        out.setdefault(keys[row["rulebook_id"]], {})[row["grade"]] = row["count_all"]
+    found = {(r["rulebook_id"], r["grade"]): r["count_all"] for r in counted.to_pylist()}
+    out: dict[str, dict[str, int]] = {}
+    for active in rulebooks:
+        if active.rulebook.grades is None:
+            continue
+        by_grade = {
+            band.grade: found[(active.id, band.grade)]
+            for band in active.rulebook.grades.bands
+            if (active.id, band.grade) in found
+        }
+        if by_grade:
+            out[active.rulebook.key] = by_grade
+    return out
+
+
+REASONS_SHOWN = 5
+
+
+def _reasons(
+    ratings: pa.Table, contributions: pa.Table, keys: dict[int, str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The rules that count for most scored subjects, per rulebook (cap lines left out)."""
+    con = duckdb.connect()
+    try:
+        con.register("ratings", ratings)
+        con.register("contributions", contributions)
+        rows = con.sql(
+            "SELECT c.rulebook_id, c.rule_id, COUNT(DISTINCT c.subject_id) AS subjects, "
+            "CAST(SUM(c.points) AS BIGINT) AS points FROM contributions c "
+            "JOIN ratings r ON r.rulebook_id = c.rulebook_id AND r.subject_id = c.subject_id "
+            "WHERE r.consented = 1 AND c.record_id IS NOT NULL "
+            "GROUP BY c.rulebook_id, c.rule_id ORDER BY c.rulebook_id, subjects DESC, c.rule_id"
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rulebook_id, rule, subjects, points in rows:
+        shown = out.setdefault(keys[rulebook_id], [])
+        if len(shown) < REASONS_SHOWN:
+            shown.append({"rule": rule, "subjects": subjects, "points": points})
     return out
 
 

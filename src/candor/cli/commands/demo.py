@@ -16,6 +16,7 @@ from rich.table import Table
 
 from candor import synth
 from candor.api import create_app
+from candor.cli.commands.rating import render_reasons
 from candor.cli.options import DbOption, JsonOption, settings_for
 from candor.cli.output import emit, reports_errors, stderr, stdout
 from candor.errors import CandorError
@@ -207,3 +208,4 @@ def _render_rating(summary: DemoSummary) -> None:
     for name, n in rating.listings.items():
         lists.add_row(name, f"{n:,}")
     stdout.print(lists)
+    render_reasons(rating)

@@ -66,6 +66,16 @@ def _render_summary(summary: RateSummary) -> None:
         for name, n in summary.listings.items():
             table.add_row(name, f"{n:,}")
         stdout.print(table)
+    render_reasons(summary)
+
+
+def render_reasons(summary: RateSummary) -> None:
+    """The rules that count for most scored subjects, per rulebook."""
+    for key, reasons in summary.reasons.items():
+        table = Table("rule", "subjects", "points in all", title=f"commonest reasons under {key}")
+        for reason in reasons:
+            table.add_row(reason["rule"], f"{reason['subjects']:,}", f"{reason['points']:+,}")
+        stdout.print(table)
 
 
 @reports_errors
