@@ -68,6 +68,16 @@ class Settings:
             "The most records one API ingest request may carry (larger requests get 413).",
         ),
     )
+    rating_mirror_dir: Path | None = field(
+        default=None,
+        metadata=_meta(
+            "CANDOR_RATING_MIRROR_DIR",
+            "Where batch rating keeps its append-only columnar copy of the records, so that a run "
+            "reads only records added since the last. Default: beside a SQLite store "
+            "(candor.db.mirror/); with PostgreSQL, none unless set (records are then read from "
+            "the store each run). Deleting it is always safe.",
+        ),
+    )
     rerate_inline_max: int = field(
         default=500,
         metadata=_meta(

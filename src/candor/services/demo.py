@@ -211,7 +211,14 @@ def build_demo(
             activate(store, registry, SAMPLE_RULEBOOKS / name, effective=effective, today=today)
             for name, effective in DEMO_RULEBOOKS.items()
         ]
-        rating = rate_all(store, registry, as_of=today, today=today, on_progress=on_stage or _quiet)
+        rating = rate_all(
+            store,
+            registry,
+            as_of=today,
+            today=today,
+            on_progress=on_stage or _quiet,
+            mirror_dir=settings.rating_mirror_dir,
+        )
         hasher = load_secret(settings).identifier_hasher()
         listed = _listed_identifier(store, hasher, made.truth_dir / "subjects.csv", today)
         ids = [r.ingestion_id for r in results.values()]

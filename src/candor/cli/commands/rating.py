@@ -45,6 +45,7 @@ def rate(as_of: AsOfOption = None, db: DbOption = None, as_json: JsonOption = Fa
             as_of=when,
             today=today,
             on_progress=lambda stage: progress.update(task, description=stage),
+            mirror_dir=settings.rating_mirror_dir,
         )
     emit(summary.to_json(), as_json=as_json, render=lambda: _render_summary(summary))
 
