@@ -314,12 +314,37 @@ def test_bulk_checks_are_logged_in_bulk(client: TestClient, deployment: Store) -
     response = _bulk(client, refs)
     assert response.status_code == 200
     rows = _logged(deployment)
-    assert len(rows) == 39  # the invalid one was not checked
+    # The invalid one was not checked; the 37 naming no subject share one row with their count.
+    assert sum(r["times"] for r in rows) == 39
     assert {(r["client"], r["purpose"], r["measure"]) for r in rows} == {
         ("anonymous", "boarding", "no_air_travel")
     }
-    assert sum(1 for r in rows if r["applies"]) == 1
-    assert sum(1 for r in rows if r["subject_id"] is not None) == 2
+    assert len({(r["checked_at"], r["as_of"]) for r in rows}) == 1
+    known = [r for r in rows if r["subject_id"] is not None]
+    assert [r["times"] for r in known] == [1, 1]
+    assert sum(1 for r in known if r["applies"]) == 1
+    unnamed = [r for r in rows if r["subject_id"] is None]
+    assert [(r["times"], r["applies"], r["listing_id"], r["until"]) for r in unnamed] == [
+        (37, False, None, None)
+    ]
+
+
+def test_a_bulk_check_of_known_subjects_only_logs_no_counted_row(
+    client: TestClient, deployment: Store
+) -> None:
+    assert _bulk(client, [f"cn_resident_id:{LISTED}", f"cn_resident_id:{CLEAN}"]).status_code == 200
+    assert [(r["subject_id"] is not None, r["times"]) for r in _logged(deployment)] == [
+        (True, 1),
+        (True, 1),
+    ]
+
+
+def test_single_checks_of_unknown_identifiers_keep_a_row_each(
+    client: TestClient, deployment: Store
+) -> None:
+    for _ in range(2):
+        _check(client, f"cn_resident_id:{UNKNOWN}")
+    assert [(r["subject_id"], r["times"]) for r in _logged(deployment)] == [(None, 1), (None, 1)]
 
 
 def test_bulk_takes_its_client_from_the_header(client: TestClient, deployment: Store) -> None:

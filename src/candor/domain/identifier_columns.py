@@ -8,7 +8,9 @@ lets ingestion keep up with the store: row-by-row Python would cost more than th
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
 from candor.domain import identifiers as ids
@@ -39,23 +41,71 @@ def _nfc(values: pl.Series) -> pl.Series:
     )
 
 
+def _lookup(table: dict[str, int], default: int) -> np.ndarray:
+    """A byte → value table for ``np.take``: ``default`` for every byte not in ``table``."""
+    out = np.full(256, default, dtype=np.int32)
+    for ch, v in table.items():
+        out[ord(ch)] = v
+    return out
+
+
+_DIGIT_VALUES = _lookup({str(d): d for d in range(10)}, 0)
+_RID_GIVEN = _lookup(_RID_CHECK_VALUE, -1)
+_RID_WEIGHTS = np.array(ids.RESIDENT_ID_WEIGHTS, dtype=np.int32)
+_USCC_CHARS = _lookup(ids.USCC_VALUES, 0)
+_USCC_GIVEN = _lookup(ids.USCC_VALUES, -1)
+_USCC_WEIGHTS = np.array(ids.USCC_WEIGHTS, dtype=np.int32)
+_WIDTH = 18  # both schemes: 17 weighted characters and a check character
+
+
+def _bytes_matrix(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The values that are ``_WIDTH`` bytes long as an (n, ``_WIDTH``) byte matrix (zeros in
+    the rows of the others), and which rows those are."""
+    fits = (values.str.len_bytes() == _WIDTH).fill_null(value=False)
+    filler = "0" * _WIDTH
+    text = pl.select(pl.when(fits).then(values).otherwise(pl.lit(filler)).str.join("")).item()
+    matrix = np.frombuffer(text.encode(), dtype=np.uint8).reshape(len(values), _WIDTH)
+    return matrix, fits.to_numpy()
+
+
+def _weighted_check(
+    values: pl.Series,
+    chars: np.ndarray,
+    weights: np.ndarray,
+    given: np.ndarray,
+    check: Callable[[np.ndarray], np.ndarray],
+) -> pl.Series:
+    """Whether each value's 18th character is ``check`` of its first 17 characters' weighted
+    sum, a whole column at a time (numpy on the bytes: a tenth of per-character expressions).
+    False for values that are not 18 bytes long; a value's other rules are checked first."""
+    matrix, fits = _bytes_matrix(values)
+    total = chars[matrix[:, :17]] @ weights  # int32: at most 30 × 30 × 17
+    ok = (check(total) == given[matrix[:, 17]]) & fits
+    return pl.Series(values.name, ok, dtype=pl.Boolean)
+
+
+def _rid_check(values: pl.Series) -> pl.Series:
+    return _weighted_check(
+        values, _DIGIT_VALUES, _RID_WEIGHTS, _RID_GIVEN, lambda total: total % 11
+    )
+
+
+def _uscc_check(values: pl.Series) -> pl.Series:
+    return _weighted_check(
+        values, _USCC_CHARS, _USCC_WEIGHTS, _USCC_GIVEN, lambda total: (31 - total % 31) % 31
+    )
+
+
 def _resident_id_check_ok(value: pl.Expr) -> pl.Expr:
-    digits = [value.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(17)]
-    total = pl.sum_horizontal([d * w for d, w in zip(digits, ids.RESIDENT_ID_WEIGHTS, strict=True)])
-    given = value.str.slice(17, 1).replace_strict(_RID_CHECK_VALUE, default=-1)
-    return (total % 11) == given
+    """The GB 11643 check character test (for values of the resident ID's shape)."""
+    checked = value.map_batches(_rid_check, return_dtype=pl.Boolean, is_elementwise=True)
+    return pl.when(value.is_not_null()).then(checked)
 
 
 def _uscc_check_ok(value: pl.Expr) -> pl.Expr:
-    chars = [
-        value.str.slice(i, 1).replace_strict(ids.USCC_VALUES, default=0, return_dtype=pl.Int32)
-        for i in range(17)
-    ]
-    total = pl.sum_horizontal([c * w for c, w in zip(chars, ids.USCC_WEIGHTS, strict=True)])
-    given = value.str.slice(17, 1).replace_strict(
-        ids.USCC_VALUES, default=-1, return_dtype=pl.Int32
-    )
-    return ((31 - total % 31) % 31) == given
+    """The GB 32100 check character test (for values of the code's alphabet and length)."""
+    checked = value.map_batches(_uscc_check, return_dtype=pl.Boolean, is_elementwise=True)
+    return pl.when(value.is_not_null()).then(checked)
 
 
 def resident_id_birth_date(value: pl.Expr) -> pl.Expr:

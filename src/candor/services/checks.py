@@ -12,6 +12,16 @@ Every check is logged (client, purpose, time, subject, answer) before its answer
   commit: concurrent checks share one transaction and each waits for the commit that holds its
   row, so an answer is never returned before its row is durable, at one commit per batch;
 - ``check_many`` answers a bulk check set-wise and logs its rows with ``executemany``/``COPY``.
+
+One row per check, with one exception (the ``times`` column says how many checks a row stands
+for, 1 everywhere else): a bulk check's identifiers that name no subject candor knows are logged
+as ONE row per (request, answer) — client, purpose, time, measure, as_of, no subject, the
+answer ("does not apply") — with ``times`` their number. Such a check cannot appear in any
+subject's file (there is no subject to show it to), and the identifier itself is never kept, so
+a million such rows would say nothing that one row with a count does not; writing them was most
+of a large bulk check's time. Should one of those identifiers later come to name a subject, the
+checks made before cannot be attributed to it either way. Checks about known subjects, and every
+single check, keep a row each.
 """
 
 from __future__ import annotations
@@ -612,14 +622,16 @@ def _answers(
     problems: list[str | None],
     subjects: list[int | None],
     chosen: Mapping[int, dict[str, Any]],
-) -> tuple[list[dict[str, Any]], list[_LogAnswer]]:
-    """The response entries in order, and the log's answers for the valid identifiers.
+) -> tuple[list[dict[str, Any]], list[_LogAnswer], int]:
+    """The response entries in order; the log's answers for the valid identifiers that name a
+    subject; and how many valid identifiers name none (each answered "does not apply").
 
     Entries alike are one shared object (every "does not apply", every same error), so a
     million answers cost a list of references, not a million dictionaries.
     """
     answers: list[dict[str, Any]] = []
     logged: list[_LogAnswer] = []
+    unnamed = 0
     errors: dict[str, dict[str, Any]] = {}
     by_subject = iter(subjects)
     for problem in problems:
@@ -627,7 +639,11 @@ def _answers(
             answers.append(errors.setdefault(problem, {"error": problem}))
             continue
         subject_id = next(by_subject)
-        listing = chosen.get(subject_id) if subject_id is not None else None
+        if subject_id is None:
+            answers.append(_NOT_APPLYING)
+            unnamed += 1
+            continue
+        listing = chosen.get(subject_id)
         if listing is None:
             answers.append(_NOT_APPLYING)
             logged.append((subject_id, False, None, None))
@@ -641,7 +657,7 @@ def _answers(
                 }
             )
             logged.append((subject_id, True, listing.get("id"), until))
-    return answers, logged
+    return answers, logged, unnamed
 
 
 def check_many(
@@ -664,7 +680,8 @@ def check_many(
     with ``scheme`` and ``identifier``. An invalid one gets an error entry naming the rule it
     fails; the others are answered. Identifiers are checked and hashed column-wise, subjects and
     listings are read set-wise, subjects whose records changed are re-rated first, and the log
-    rows go in with one ``executemany`` (``COPY``) per ``BULK_LOG_ROWS``.
+    rows go in with one ``executemany`` (``COPY``) per ``BULK_LOG_ROWS``: a row per identifier
+    that names a subject, and one counted row for all those that name none (see the module).
 
     Raises:
         PayloadTooLarge: more than ``limit`` identifiers.
@@ -697,12 +714,14 @@ def check_many(
     stages.done("re-rate")
     chosen = _bulk_listings(store, registry, known, state, measures, measure, imposing, as_of)
     stages.done("listings")
-    answers, logged = _answers(problems, subjects, chosen)
+    answers, logged, unnamed = _answers(problems, subjects, chosen)
     stages.done("answers")
 
     asked = (at, client, purpose, measure, as_of)
-    for start in range(0, len(logged), BULK_LOG_ROWS):
+    for start in range(0, max(len(logged), 1), BULK_LOG_ROWS):
         with store.write() as conn:
+            if not start:  # the identifiers naming no subject: one row, with their count
+                stored.log_counted(conn, asked, [((None, False, None, None), unnamed)])
             stored.log_checks(conn, asked, logged[start : start + BULK_LOG_ROWS])
     stages.done("log")
     return BulkAnswer(
@@ -710,7 +729,7 @@ def check_many(
         as_of,
         answers,
         applies=sum(1 for _, applies, _, _ in logged if applies),
-        invalid=len(answers) - len(logged),
+        invalid=len(answers) - len(logged) - unnamed,
         rerated=len(stale),
         stages=stages.seconds,
     )

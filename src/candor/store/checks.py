@@ -414,6 +414,24 @@ def log_checks(
     return insert_rows(conn, checks, _LOGGED, rows)
 
 
+def log_counted(
+    conn: Connection,
+    asked: tuple[datetime, str, str, str, date],
+    counted: Sequence[tuple[tuple[int | None, bool, int | None, date | None], int]],
+) -> int:
+    """Log checks that share what was asked as one row per distinct answer, with ``times`` the
+    number of checks it stands for, inside the open transaction. Returns the rows written."""
+    binders = _binders(conn.dialect)
+    shared = tuple(_bound(b, v) for b, v in zip(binders, asked, strict=False))
+    bind_until = binders[-1]
+    rows = [
+        (*shared, s, applies, listing, _bound(bind_until, end), times)
+        for (s, applies, listing, end), times in counted
+        if times > 0
+    ]
+    return insert_rows(conn, checks, (*_LOGGED, "times"), rows)
+
+
 LogRow = tuple[datetime, str, str, str, date, int | None, bool, int | None, date | None]
 
 

@@ -312,4 +312,7 @@ checks = Table(
     Column("applies", Boolean, nullable=False),
     Column("listing_id", ForeignKey("listings.id")),
     Column("until", Date),
+    # How many checks this row stands for: 1, except for a bulk check's identifiers that name
+    # no subject, logged as one row per (request, answer) (see ``candor.services.checks``).
+    Column("times", Integer, nullable=False, server_default="1"),
 )
