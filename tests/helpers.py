@@ -50,6 +50,26 @@ def record(srid: str, identifier: str, **fields: Any) -> dict[str, Any]:
     return row
 
 
+def record_object(
+    srid: str, identifier: str, record_type: str, decided: str, **extra: Any
+) -> dict[str, Any]:
+    """A final record as an API object about a person, occurred and decided on ``decided``;
+    ``attributes`` and any other field may be given."""
+    return {
+        "source_record_id": srid,
+        "identifier_scheme": "cn_resident_id",
+        "identifier": identifier,
+        "name": "张三",
+        "record_type": record_type,
+        "occurred_on": decided,
+        "decided_on": decided,
+        "legal_basis": "cited",
+        "status": "final",
+        "attributes": {},
+        **extra,
+    }
+
+
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     columns = list(RECORD_FIELDS)
     for row in rows:

@@ -31,7 +31,7 @@ from candor.store import checks as stored_checks
 from candor.store import ratings as stored_ratings
 from candor.store.database import Store
 from candor.store.tables import checks
-from tests.helpers import resident_id
+from tests.helpers import record_object, resident_id
 
 TODAY = date(2026, 11, 23)
 LISTED = resident_id(1)  # a final finding (ground 2) decided 2025-03-01: listed until 2027-03-01
@@ -41,22 +41,6 @@ BAD_CHECK = LISTED[:-1] + ("0" if LISTED[-1] != "0" else "1")  # fails the check
 PROBLEM = "application/problem+json"
 ANSWER_KEYS = {"measure", "as_of", "applies", "listing", "until", "how_to_object"}
 FINDING = {"case_no": "(2025)京0105执1号", "ground": 2}
-
-
-def _record(srid: str, identifier: str, record_type: str, decided: str, **extra: Any) -> Any:
-    return {
-        "source_record_id": srid,
-        "identifier_scheme": "cn_resident_id",
-        "identifier": identifier,
-        "name": "张三",
-        "record_type": record_type,
-        "occurred_on": decided,
-        "decided_on": decided,
-        "legal_basis": "cited",
-        "status": "final",
-        "attributes": extra.pop("attributes", {}),
-        **extra,
-    }
 
 
 def _ingest_unrated(store: Store, settings: Settings, registry: Registry, rows: list[Any]) -> None:
@@ -79,8 +63,10 @@ def deployment(store: Store, settings: Settings, registry: Registry) -> Store:
         store, registry, "court", [t for t in registry.record_types if t.startswith("court.")]
     )
     rows = [
-        _record("f1", LISTED, "court.dishonest_debtor_finding", "2025-03-01", attributes=FINDING),
-        _record(
+        record_object(
+            "f1", LISTED, "court.dishonest_debtor_finding", "2025-03-01", attributes=FINDING
+        ),
+        record_object(
             "e1",
             CLEAN,
             "court.enforcement_order",
@@ -150,7 +136,7 @@ def test_records_arriving_after_the_rating_are_rated_before_the_answer(
 ) -> None:
     late = resident_id(4)
     assert _check(client, f"cn_resident_id:{late}").json()["applies"] is False
-    finding = _record(
+    finding = record_object(
         "f9", late, "court.dishonest_debtor_finding", "2026-11-20", attributes=FINDING
     )
     _ingest_unrated(deployment, settings, registry, [finding])
@@ -297,7 +283,7 @@ def test_bulk_answers_an_earlier_date_and_rerates_changed_subjects(
     client: TestClient, deployment: Store, settings: Settings, registry: Registry
 ) -> None:
     late = resident_id(5)
-    finding = _record(
+    finding = record_object(
         "f8", late, "court.dishonest_debtor_finding", "2026-11-21", attributes=FINDING
     )
     _ingest_unrated(deployment, settings, registry, [finding])
@@ -474,11 +460,11 @@ def test_the_check_reads_agree_with_the_rating_store(
     ``candor.store.ratings``: never rated, rated by the run, stale, re-rated."""
     hasher = load_secret(settings).identifier_hasher()
     fresh = resident_id(6)
-    finding = _record(
+    finding = record_object(
         "f7", fresh, "court.dishonest_debtor_finding", "2026-11-22", attributes=FINDING
     )
     _ingest_unrated(deployment, settings, registry, [finding])
-    later = _record(
+    later = record_object(
         "e7",
         CLEAN,
         "court.enforcement_order",

@@ -17,30 +17,11 @@ from candor.services.secret import load_secret
 from candor.services.sources import add_source
 from candor.settings import Settings
 from candor.store.database import Store
-from tests.helpers import resident_id
+from tests.helpers import record_object, resident_id
 
 TODAY = date(2026, 11, 23)
 PERSON = resident_id(1)
 OTHER = resident_id(2)
-
-
-def _record(
-    srid: str, identifier: str, record_type: str, decided: str, **extra: Any
-) -> dict[str, Any]:
-    attributes = extra.pop("attributes", {})
-    return {
-        "source_record_id": srid,
-        "identifier_scheme": "cn_resident_id",
-        "identifier": identifier,
-        "name": "张三",
-        "record_type": record_type,
-        "occurred_on": decided,
-        "decided_on": decided,
-        "legal_basis": "cited",
-        "status": extra.pop("status", "final"),
-        "attributes": attributes,
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -96,7 +77,11 @@ def test_a_final_finding_restricts_flights_for_two_years(deployment: Any) -> Non
     _ingest(
         deployment,
         "court",
-        [_record("f1", PERSON, "court.dishonest_debtor_finding", "2025-03-01", attributes=FINDING)],
+        [
+            record_object(
+                "f1", PERSON, "court.dishonest_debtor_finding", "2025-03-01", attributes=FINDING
+            )
+        ],
     )
     during = _check(deployment, "no_air_travel", date(2025, 6, 1))
     assert (during["applies"], during["until"]) == (True, "2027-03-01")
@@ -111,7 +96,7 @@ def test_an_aggravated_finding_is_listed_longer(deployment: Any) -> None:
         deployment,
         "court",
         [
-            _record(
+            record_object(
                 "f1",
                 PERSON,
                 "court.dishonest_debtor_finding",
@@ -125,7 +110,7 @@ def test_an_aggravated_finding_is_listed_longer(deployment: Any) -> None:
         deployment,
         "court",
         [
-            _record(
+            record_object(
                 "f2",
                 OTHER,
                 "court.dishonest_debtor_finding",
@@ -142,10 +127,10 @@ def test_performing_the_obligation_ends_the_listing_from_its_date(deployment: An
         deployment,
         "court",
         [
-            _record(
+            record_object(
                 "f1", PERSON, "court.dishonest_debtor_finding", "2025-03-01", attributes=FINDING
             ),
-            _record(
+            record_object(
                 "p1",
                 PERSON,
                 "court.obligation_performed",
@@ -166,7 +151,7 @@ def test_a_finding_under_review_or_an_exception_does_not_list(deployment: Any) -
         deployment,
         "court",
         [
-            _record(
+            record_object(
                 "f1",
                 PERSON,
                 "court.dishonest_debtor_finding",
@@ -174,7 +159,7 @@ def test_a_finding_under_review_or_an_exception_does_not_list(deployment: Any) -
                 status="under_review",
                 attributes=FINDING,
             ),
-            _record(
+            record_object(
                 "f2",
                 OTHER,
                 "court.dishonest_debtor_finding",
@@ -193,12 +178,12 @@ def test_rongcheng_scores_a_consenting_person_by_the_table(deployment: Any) -> N
         deployment,
         "everyone",
         [
-            _record("c1", PERSON, "consent.scoring_granted", "2026-01-05"),
-            _record(
+            record_object("c1", PERSON, "consent.scoring_granted", "2026-01-05"),
+            record_object(
                 "k1", PERSON, "finance.card_overdue_cycle", "2026-03-01", attributes={"months": 3}
             ),
-            _record("u1", PERSON, "utility.theft", "2026-04-01"),
-            _record(
+            record_object("u1", PERSON, "utility.theft", "2026-04-01"),
+            record_object(
                 "k2", OTHER, "finance.card_overdue_cycle", "2026-03-01", attributes={"months": 3}
             ),
         ],
@@ -225,10 +210,10 @@ def test_drunk_driving_forces_grade_c_and_the_batch_agrees(deployment: Any) -> N
         deployment,
         "everyone",
         [
-            _record("c1", PERSON, "consent.scoring_granted", "2026-01-05"),
-            _record("d1", PERSON, "traffic.drunk_driving", "2026-02-01"),
-            _record("h1", PERSON, "civic.heroic_act", "2026-02-02"),
-            _record(
+            record_object("c1", PERSON, "consent.scoring_granted", "2026-01-05"),
+            record_object("d1", PERSON, "traffic.drunk_driving", "2026-02-01"),
+            record_object("h1", PERSON, "civic.heroic_act", "2026-02-02"),
+            record_object(
                 "f1", OTHER, "court.dishonest_debtor_finding", "2025-03-01", attributes=FINDING
             ),
         ],

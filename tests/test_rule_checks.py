@@ -18,7 +18,7 @@ from candor.services.sources import add_source
 from candor.settings import Settings
 from candor.store import Store
 from candor.store.ratings import stored_ratings
-from tests.helpers import resident_id
+from tests.helpers import record_object, resident_id
 
 TODAY = date(2026, 11, 23)
 RONGCHENG = (SAMPLE_RULEBOOKS / "rongcheng-personal.yaml").read_text(encoding="utf-8")
@@ -73,18 +73,7 @@ def test_a_record_without_the_points_attribute_does_not_count(
     who = resident_id(7)
 
     def row(srid: str, **attributes: object) -> dict[str, object]:
-        return {
-            "source_record_id": srid,
-            "identifier_scheme": "cn_resident_id",
-            "identifier": who,
-            "name": "张三",
-            "record_type": "finance.loan_default",
-            "occurred_on": "2026-02-01",
-            "decided_on": "2026-02-01",
-            "legal_basis": "cited",
-            "status": "final",
-            "attributes": attributes,
-        }
+        return record_object(srid, who, "finance.loan_default", "2026-02-01", attributes=attributes)
 
     # A default that does not say how much is not assumed to be the largest (-200).
     rows = [row("x1"), row("x2", amount=45_000)]

@@ -40,6 +40,18 @@ AsOfOption = Annotated[
     ),
 ]
 
+EffectiveOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--effective",
+        formats=["%Y-%m-%d"],
+        metavar="DATE",
+        help="The day the version takes effect (YYYY-MM-DD; default: today). Only a "
+        "rulebook's first version may name a past date.",
+        show_default=False,
+    ),
+]
+
 
 def day(value: datetime | None) -> date:
     """An optional ``--as-of``/``--effective`` value as a date (today when not given)."""

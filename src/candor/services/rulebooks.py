@@ -12,7 +12,7 @@ from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook, Rulebook, parse_rulebook
 from candor.engine.compiler import ALL_SUBJECTS, ONE_SUBJECT, Scope, check_rulebook, compile_plan
 from candor.engine.plan import Plan
-from candor.errors import Conflict, InvalidInput, RulebookError
+from candor.errors import Conflict, InvalidInput, NotFound, RulebookError
 from candor.store import rulebooks as stored_rulebooks
 from candor.store.database import Store
 
@@ -108,6 +108,19 @@ def governing(store: Store, as_of: date) -> list[ActiveRulebook]:
         )
         for v in versions
     ]
+
+
+def find_version(store: Store, name: str, version: str) -> stored_rulebooks.StoredRulebook:
+    """One stored version.
+
+    Raises:
+        NotFound: no such version was ever activated.
+    """
+    with store.read() as conn:
+        found = stored_rulebooks.find(conn, name, version)
+    if found is None:
+        raise NotFound(f"no stored rulebook {name}@{version}")
+    return found
 
 
 def every_version(store: Store) -> list[stored_rulebooks.StoredRulebook]:

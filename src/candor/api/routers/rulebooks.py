@@ -10,7 +10,6 @@ from fastapi import APIRouter, Path
 from candor.api.deps import StoreDep
 from candor.api.rating_models import RulebookDocument, RulebookVersions
 from candor.domain.rulebook import parse_rulebook
-from candor.errors import NotFound
 from candor.services import rulebooks as service
 from candor.store.rulebooks import StoredRulebook
 
@@ -50,11 +49,7 @@ def one_version(
     version: Annotated[str, Path(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+\-]{0,31}$")],
     store: StoreDep,
 ) -> dict[str, object]:
-    found = next(
-        (v for v in service.every_version(store) if (v.name, v.version) == (name, version)), None
-    )
-    if found is None:
-        raise NotFound(f"no stored rulebook {name}@{version}")
+    found = service.find_version(store, name, version)
     current = service.in_force(store, date.today())
     parsed = parse_rulebook(found.content, origin=f"{name}@{version}")
     return {

@@ -10,7 +10,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from candor.cli.options import DbOption, JsonOption, day, settings_for
+from candor.cli.options import DbOption, EffectiveOption, JsonOption, day, settings_for
 from candor.cli.output import emit, reports_errors, stdout
 from candor.services import rulebooks as service
 from candor.services.registry import load_registry
@@ -26,25 +26,19 @@ app = typer.Typer(
 @reports_errors
 def activate(
     file: Annotated[Path, typer.Argument(help="The rulebook YAML file.", show_default=False)],
-    effective: Annotated[
-        str | None,
-        typer.Option(
-            "--effective",
-            metavar="DATE",
-            help="The day the version takes effect (YYYY-MM-DD; default: today). Only a "
-            "rulebook's first version may name a past date.",
-            show_default=False,
-        ),
-    ] = None,
+    effective: EffectiveOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check a rulebook file and store it as a version that governs from its effective date."""
     settings = settings_for(db)
-    when = _date(effective, "--effective") if effective else None
     with open_store(settings.database_url) as store:
         done = service.activate(
-            store, load_registry(settings), file, effective=when, today=date.today()
+            store,
+            load_registry(settings),
+            file,
+            effective=effective.date() if effective else None,
+            today=date.today(),
         )
     data = {
         "rulebook": done.name,
@@ -62,15 +56,6 @@ def activate(
         )
 
     emit(data, as_json=as_json, render=render)
-
-
-def _date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option
-        ) from None
 
 
 @app.command("list")
