@@ -18,6 +18,8 @@ JSON. Without ``wrk`` a Python asyncio load generator (also a separate process) 
 table says which ran. The identifiers asked about are valid resident IDs: every person with a
 court finding in the file (most of them listed), as many other known persons, and as many valid
 IDs candor has never seen — each body names its date (TODAY), so the stored listings answer.
+Three rounds of ten seconds on each endpoint, in turn (after a warm-up of two seconds); each
+figure reported is its median over the rounds, and every round is kept in the details.
 
 The bulk check: 1M valid identifiers (every distinct valid one in the file, the rest valid IDs
 candor has never seen), one ``POST /v1/checks/bulk`` to the same server, timed from sending the
@@ -76,6 +78,7 @@ RULEBOOK = SAMPLE_RULEBOOKS / "court-dishonest-debtors.yaml"
 MEASURE = "no_air_travel"
 CONNECTIONS = 16
 SECONDS = 10
+ROUNDS = 3  # of SECONDS each, on the bare endpoint and on the checks in turn; medians reported
 WARM_UP_SECONDS = 2
 BULK = 1_000_000
 PORT = 8931
@@ -314,7 +317,8 @@ class Load:
     def said(self) -> str:
         return (
             f"{self.requests:,} requests in {self.seconds:.1f} s by {self.tool}, "
-            f"{CONNECTIONS} connections; p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
+            f"{CONNECTIONS} connections (median of {ROUNDS} rounds); "
+            f"p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
             + (f"; {self.errors:,} errors" if self.errors else "")
         )
 
@@ -441,14 +445,31 @@ async def _load(host: str, port: int, path: str, bodies: list[bytes], seconds: f
     )
 
 
-def _run_load(ctx: Context, port: int, path: str, bodies: list[bytes], work: Path) -> Load:
+def _run_load(
+    ctx: Context, port: int, path: str, bodies: list[bytes], work: Path, *, warm_up: bool
+) -> Load:
     url = f"http://127.0.0.1:{port}"
     name = path.strip("/").replace("/", "-")
     if shutil.which("wrk"):
-        _wrk(url, path, bodies, WARM_UP_SECONDS, work / f"{name}.lua")
+        if warm_up:
+            _wrk(url, path, bodies, WARM_UP_SECONDS, work / f"{name}.lua")
         return _wrk(url, path, bodies, SECONDS, work / f"{name}.lua")
-    _python_load(url, path, bodies, WARM_UP_SECONDS, work / f"{name}.bodies")
+    if warm_up:
+        _python_load(url, path, bodies, WARM_UP_SECONDS, work / f"{name}.bodies")
     return _python_load(url, path, bodies, SECONDS, work / f"{name}.bodies")
+
+
+def median_load(rounds: list[Load]) -> Load:
+    """Each figure's median over the rounds (this machine's speed drifts by a fifth between
+    runs of ten seconds; one round would report the drift)."""
+    return Load(
+        rounds[0].tool,
+        round(statistics.median(r.requests for r in rounds)),
+        statistics.median(r.seconds for r in rounds),
+        sum(r.errors for r in rounds),
+        statistics.median(r.p50_ms for r in rounds),
+        statistics.median(r.p99_ms for r in rounds),
+    )
 
 
 # --- bulk ----------------------------------------------------------------------------------------
@@ -556,17 +577,26 @@ def _single(
     ctx: Context, server: Server, finding: list[str], others: list[str], work: Path
 ) -> list[Result]:
     bodies = _check_bodies(finding, others)
-    task = ctx.progress.add_task("checks: load on the bare endpoint", total=None)
-    bare = _run_load(ctx, server.port, "/bench/bare", bodies, work)
-    ctx.progress.update(task, description="checks: load on POST /v1/checks")
-    checked = _run_load(ctx, server.port, "/v1/checks", bodies, work)
-    ctx.progress.update(task, description="checks: load done", total=1, completed=1)
+    task = ctx.progress.add_task("checks: load", total=2 * ROUNDS)
+    bare_rounds: list[Load] = []
+    check_rounds: list[Load] = []
+    for n in range(ROUNDS):  # in turn, so that both see the machine's drift alike
+        ctx.progress.update(task, description=f"checks: bare endpoint, round {n + 1}")
+        bare_rounds.append(_run_load(ctx, server.port, "/bench/bare", bodies, work, warm_up=n == 0))
+        ctx.progress.advance(task)
+        ctx.progress.update(task, description=f"checks: POST /v1/checks, round {n + 1}")
+        check_rounds.append(_run_load(ctx, server.port, "/v1/checks", bodies, work, warm_up=n == 0))
+        ctx.progress.advance(task)
+    bare, checked = median_load(bare_rounds), median_load(check_rounds)
     ctx.details["single"] = {
         "bodies": len(bodies),
         "connections": CONNECTIONS,
         "seconds": SECONDS,
+        "rounds": ROUNDS,
         "bare": bare.to_json(),
         "checks": checked.to_json(),
+        "bare_rounds": [r.to_json() for r in bare_rounds],
+        "check_rounds": [r.to_json() for r in check_rounds],
     }
     ctx.say(f"bare: {bare.said()}")
     ctx.say(f"checks: {checked.said()}")

@@ -436,6 +436,27 @@ def test_checks_answered_together_share_one_commit(deployment: Store) -> None:
     assert len(_logged(deployment)) == 50
 
 
+def test_a_steady_stream_of_checks_is_committed_in_groups(deployment: Store) -> None:
+    """Rows arriving one at a time, faster than ``linger`` apart: once the writer has seen the
+    rate, it waits for the rows it expects instead of committing each alone."""
+    log = CheckLog(deployment, linger=0.05)
+
+    async def stream() -> None:
+        pending = []
+        for _ in range(60):
+            pending.append(asyncio.ensure_future(log.write(_row())))
+            await asyncio.sleep(0.002)
+        await asyncio.gather(*pending)
+
+    try:
+        asyncio.run(stream())
+        assert log.rows == 60
+        assert log.commits <= 12, log.commits  # one each would be 60
+    finally:
+        log.close()
+    assert len(_logged(deployment)) == 60
+
+
 def test_a_failed_commit_fails_every_check_of_its_batch(deployment: Store) -> None:
     log = CheckLog(deployment)
 

@@ -149,11 +149,9 @@ class _Held:
     """Up to ``size`` driver connections of the store's own pool (so with its settings), taken
     on first need and kept until ``close``; callers beyond ``size`` wait for one. Thread-safe."""
 
-    def __init__(self, store: Store, size: int, *, autocommit: bool, mmap: int = 0) -> None:
+    def __init__(self, store: Store, size: int, *, autocommit: bool) -> None:
         self._engine: Engine = store.engine
         self._size = size
-        # SQLite reads through a memory map skip a copy per page: a quarter less per check.
-        self._mmap = mmap if store.dialect == "sqlite" else 0
         # On PostgreSQL a read is one statement, one snapshot: no transaction is left open.
         self._autocommit = autocommit and store.dialect != "sqlite"
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -171,8 +169,6 @@ class _Held:
                         driver: Any = pooled.driver_connection
                         if self._autocommit:
                             driver.autocommit = True
-                        if self._mmap:
-                            driver.execute(f"PRAGMA mmap_size = {self._mmap}")
                         self._held.append(pooled)
                         return pooled
                 pooled = self._idle.get()
@@ -196,20 +192,23 @@ class _Held:
         for pooled in held:
             if self._autocommit:
                 pooled.driver_connection.autocommit = False
-            if self._mmap:
-                pooled.driver_connection.execute("PRAGMA mmap_size = 0")
             pooled.close()
 
 
 class DriverReads:
-    """The single check's read, on a few driver connections kept for it."""
+    """The single check's read, on a few driver connections kept for it.
+
+    No memory map on SQLite: it saves a copy per page on a quiet store, but while the check log
+    commits to the same file (a commit per batch of checks, a checkpoint every thousand pages)
+    the mapped reads took three times as long as plain ones (measured: 50 µs against 16 µs).
+    """
 
     def __init__(self, store: Store, size: int = 4) -> None:
         sqlite_store = store.dialect == "sqlite"
         # SQLite's driver takes :name parameters; psycopg takes SQLAlchemy's own %(name)s.
         dialect = sqlite.dialect(paramstyle="named") if sqlite_store else store.engine.dialect
         self._state = _compiled(_state_query(), dialect)
-        self._held = _Held(store, size, autocommit=True, mmap=1 << 30)
+        self._held = _Held(store, size, autocommit=True)
 
     def state(self, key_id: int, digest: bytes) -> SubjectState:
         """The store's state for one keyed hash, in one statement."""
