@@ -19,7 +19,7 @@ The steps, in order (see docs/rulebooks.md for the meaning):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -64,6 +64,18 @@ _NOTHING = {
     "CAST(NULL AS DATE) AS ends_on, CAST(NULL AS DATE) AS removed_on, "
     "CAST(NULL AS BIGINT) AS removed_by WHERE 1 = 0",
 }
+# The columns ``facts`` can carry, in this order (``facts`` keeps those later steps read).
+_FACT_COLUMNS = (
+    "id",
+    "subject_id",
+    "record_type",
+    "occurred_on",
+    "decided_on",
+    "refers_to_id",
+    "attributes",
+    "first_decided",
+    "original_id",
+)
 # A decay is worth nothing long before this many half-lives (0.5 ** 1000 is about 1e-301), and
 # PostgreSQL raises "underflow" where 0.5 ** n leaves the doubles (n above about 1,074).
 MOST_HALF_LIVES = 1000
@@ -186,6 +198,16 @@ class _Compiler:
     def __init__(self, rulebooks: Sequence[ActiveRulebook], registry: Registry) -> None:
         self.rulebooks = rulebooks
         self.registry = registry
+        self.attributes_read: set[str] = set()  # record types whose attributes a step reads
+        # The windows within which a step reads each record type from ``facts`` (None: a step
+        # reads it whatever its age): see ``facts``.
+        self.windows: dict[str, set[Period] | None] = {}
+
+    def reads(self, record_type: str, window: Period | None) -> None:
+        """A step reads records of ``record_type`` from ``facts``, only those whose first
+        decision is less than ``window`` old (None: every one)."""
+        known = self.windows.get(record_type, set())
+        self.windows[record_type] = None if known is None or window is None else known | {window}
 
     def spec(self, record_type: str) -> RecordTypeSpec:
         spec = self.registry.get(record_type)
@@ -199,14 +221,18 @@ class _Compiler:
         if name in RECORD_COLUMNS:
             return name
         attr = self.spec(record_type).attributes[name]
+        self.attributes_read.add(record_type)
         value = f"attributes ->> {lit('$.' + name)}"
         if cast := _CASTS.get(attr.type):
             value = f"CAST({value} AS {cast})"
         return f"(CASE WHEN record_type = {lit(record_type)} THEN {value} END)"
 
-    def condition(self, record_type: str, text: str | None) -> str:
+    def condition(self, record_type: str, text: str | None, window: Period | None = None) -> str:
         """``record_type = …`` and the condition, its attributes replaced by typed values (see
-        ``engine.conditions`` for what else it takes to mean the same on every engine)."""
+        ``engine.conditions`` for what else it takes to mean the same on every engine), for a
+        step reading ``facts`` (within ``window``, when the step counts records only within
+        one: the step must then apply it)."""
+        self.reads(record_type, window)
         is_type = f"record_type = {lit(record_type)}"
         if text is None:
             return is_type
@@ -247,15 +273,28 @@ class _Compiler:
     def chains() -> str:
         return "SELECT DISTINCT original_id AS chain FROM versions WHERE original_id IS NOT NULL"
 
-    @staticmethod
-    def facts() -> str:
+    def facts(self, read: set[str]) -> str:
+        """The counted records, with only the columns in ``read`` (the names later steps use),
+        and a record's attributes only where a step reads that record type's attributes:
+        copying every record's attributes into ``facts`` was a third of its cost on DuckDB."""
+        types = ", ".join(lit(t) for t in sorted(self.attributes_read)) or "NULL"
+        single = {c: c for c in _FACT_COLUMNS} | {
+            "attributes": f"CASE WHEN record_type IN ({types}) THEN attributes END",
+            "first_decided": "decided_on",
+            "original_id": "id",
+        }
+        chained = single | {"first_decided": "first_decided", "original_id": "chain"}
+        kept = [c for c in _FACT_COLUMNS if c in read]
+
+        def columns(values: dict[str, str]) -> str:
+            return ", ".join(values[c] if values[c] == c else f"{values[c]} AS {c}" for c in kept)
+
         # Most records are their chain's only version: they skip the window functions.
-        columns = "id, subject_id, record_type, occurred_on, decided_on, refers_to_id, attributes"
         return (
-            f"SELECT {columns}, decided_on AS first_decided, id AS original_id FROM versions "
+            f"SELECT {columns(single)} FROM versions "
             "WHERE original_id IS NULL AND status = 'final' "
-            "AND id NOT IN (SELECT chain FROM chains) "
-            f"UNION ALL SELECT {columns}, first_decided, chain AS original_id FROM ("
+            f"AND id NOT IN (SELECT chain FROM chains){self.within_windows()} "
+            f"UNION ALL SELECT {columns(chained)} FROM ("
             "SELECT *, COALESCE(original_id, id) AS chain, "
             "ROW_NUMBER() OVER (PARTITION BY COALESCE(original_id, id) "
             "ORDER BY decided_on DESC, id DESC) AS version_rank, "
@@ -263,6 +302,31 @@ class _Compiler:
             "FROM versions WHERE COALESCE(original_id, id) IN (SELECT chain FROM chains)"
             ") AS versioned WHERE version_rank = 1 AND status = 'final'"
         )
+
+    def within_windows(self) -> str:
+        """Leave out of ``facts`` the records no step will read: those of a record type that
+        every step reads only within a window, decided longer ago than the widest. Most of a
+        registry's records are old, and this is most of the cost of rating on DuckDB (with a
+        three-year window over nine years of records: two thirds of ``facts`` gone).
+
+        Only for a chain's only version, whose first decision is its own; a window counts from
+        the first decision, so a corrected record is always kept. The step that reads a record
+        type still applies its own window: this test is the same one, made earlier."""
+        by_windows: dict[frozenset[Period], list[str]] = {}
+        for record_type, windows in sorted(self.windows.items()):
+            if windows:
+                by_windows.setdefault(frozenset(windows), []).append(record_type)
+        if not by_windows:
+            return ""
+        whens = " ".join(
+            f"WHEN record_type IN ({', '.join(lit(t) for t in types)}) THEN "
+            + " OR ".join(
+                f"{date_add('decided_on', w)} > {AS_OF}"
+                for w in sorted(windows, key=lambda w: (w.unit.value, w.amount))
+            )
+            for windows, types in by_windows.items()
+        )
+        return f" AND CASE {whens} ELSE TRUE END"
 
     def rule_points(self, rule: Rule) -> str:
         if rule.points_from is not None:
@@ -295,21 +359,25 @@ class _Compiler:
         return f" AND {self.attribute(rule.record_type, rule.points_from.attribute)} IS NOT NULL"
 
     def contributions(self) -> str:
-        parts: list[str] = []
+        parts: list[_PerRecord] = []
         for active in self.rulebooks:
             for rule in active.rulebook.rules:
                 until = date_add("first_decided", rule.window) if rule.window else null("DATE")
                 counts = f"{until} > {AS_OF}" if rule.window else "TRUE"
                 parts.append(
-                    f"SELECT subject_id, {active.id} AS rulebook_id, {lit(rule.id)} AS rule_id, "
-                    f"id AS record_id, {self.rule_points(rule)} AS points, "
-                    f"{until} AS counts_until FROM facts "
-                    f"WHERE {self.condition(rule.record_type, rule.condition)} AND {counts}"
-                    f"{self.says_points(rule)}"
+                    _PerRecord(
+                        active.id,
+                        rule.id,
+                        rule.record_type,
+                        f"{self.condition(rule.record_type, rule.condition, rule.window)} "
+                        f"AND {counts}"
+                        f"{self.says_points(rule)}",
+                        {"points": self.rule_points(rule), "counts_until": until},
+                    )
                 )
         if not parts:
             return _NOTHING["contributions"]
-        lines = " UNION ALL ".join(parts)
+        lines = _in_one_pass(parts, "rule_id")
         capped = [(active.id, rule) for active in self.rulebooks for rule in active.rulebook.rules]
         caps = [(rb, r) for rb, r in capped if r.cap is not None]
         if not caps:
@@ -338,11 +406,15 @@ class _Compiler:
                 until = date_add("first_decided", o.window) if o.window else null("DATE")
                 counts = f"{until} > {AS_OF}" if o.window else "TRUE"
                 parts.append(
-                    f"SELECT subject_id, {active.id} AS rulebook_id, {lit(o.id)} AS override_id, "
-                    f"id AS record_id, {lit(o.grade)} AS grade, {until} AS counts_until "
-                    f"FROM facts WHERE {self.condition(o.record_type, o.condition)} AND {counts}"
+                    _PerRecord(
+                        active.id,
+                        o.id,
+                        o.record_type,
+                        f"{self.condition(o.record_type, o.condition, o.window)} AND {counts}",
+                        {"grade": lit(o.grade), "counts_until": until},
+                    )
                 )
-        return " UNION ALL ".join(parts) if parts else _NOTHING["overrides"]
+        return _in_one_pass(parts, "override_id") if parts else _NOTHING["overrides"]
 
     def consents(self) -> str:
         parts = []
@@ -350,6 +422,8 @@ class _Compiler:
             consent = active.rulebook.consent
             if consent is None:
                 continue
+            self.reads(consent.granted, None)
+            self.reads(consent.withdrawn, None)
             parts.append(
                 f"SELECT subject_id, {active.id} AS rulebook_id, "
                 f"record_type = {lit(consent.granted)} AS granted, "
@@ -442,7 +516,8 @@ class _Compiler:
                         f"SELECT {active.id} AS rulebook_id, {lit(name)} AS list_name, "
                         "COALESCE(target.original_id, target.id) AS chain, "
                         "settling.first_decided AS decided_on, settling.id AS record_id FROM "
-                        f"(SELECT * FROM facts WHERE {self.condition(c.record_type, c.condition)})"
+                        "(SELECT id, refers_to_id, first_decided FROM facts WHERE "
+                        f"{self.condition(c.record_type, c.condition)})"
                         " AS settling JOIN versions AS target ON target.id = settling.refers_to_id"
                     )
         if not parts:
@@ -504,6 +579,52 @@ class _Compiler:
         )
 
 
+@dataclass(frozen=True)
+class _PerRecord:
+    """One rule (or grade override) as a line per counted record: the facts it reads, and its
+    columns' values, over the columns of ``facts``."""
+
+    rulebook_id: int
+    name: str
+    record_type: str
+    where: str
+    values: dict[str, str]
+
+
+def _in_one_pass(parts: Sequence[_PerRecord], name_column: str) -> str:
+    """Every rule's lines from ONE scan of ``facts``: each record is joined to the rules of its
+    record type (a small table written inline) and a CASE on the rule picks its condition and
+    values. One SELECT per rule, joined by UNION ALL, would scan ``facts`` once per rule:
+    measured with the Rongcheng rulebook's 15 rules over 10M records on DuckDB, 2.1 s against
+    0.7 s. A record that several rules count gives one line per rule, as before."""
+    if len(parts) == 1:
+        (only,) = parts
+        values = ", ".join(f"{v} AS {c}" for c, v in only.values.items())
+        return (
+            f"SELECT subject_id, {only.rulebook_id} AS rulebook_id, {lit(only.name)} AS "
+            f"{name_column}, id AS record_id, {values} FROM facts WHERE {only.where}"
+        )
+    rules = " UNION ALL ".join(
+        f"SELECT {n} AS rule_branch, {lit(p.record_type)} AS rule_record_type, "
+        f"{p.rulebook_id} AS rulebook_id, {lit(p.name)} AS {name_column}"
+        for n, p in enumerate(parts)
+    )
+
+    def by_rule(pick: Callable[[_PerRecord], str]) -> str:
+        picked = [pick(p) for p in parts]
+        if len(set(picked)) == 1:  # the same for every rule (a common window): no CASE
+            return picked[0]
+        whens = " ".join(f"WHEN {n} THEN {sql}" for n, sql in enumerate(picked))
+        return f"CASE rules.rule_branch {whens} END"
+
+    values = ", ".join(f"{by_rule(lambda p, c=c: p.values[c])} AS {c}" for c in parts[0].values)
+    return (
+        f"SELECT facts.subject_id, rules.rulebook_id, rules.{name_column}, "
+        f"facts.id AS record_id, {values} FROM facts JOIN ({rules}) AS rules "
+        f"ON rules.rule_record_type = facts.record_type WHERE {by_rule(lambda p: p.where)}"
+    )
+
+
 def compile_plan(
     rulebooks: Sequence[ActiveRulebook], registry: Registry, scope: Scope = ALL_SUBJECTS
 ) -> Plan:
@@ -517,19 +638,38 @@ def compile_plan(
         if problems := check_rulebook(active.rulebook, registry):
             raise RulebookError(f"{active.rulebook.key}: " + "; ".join(problems), problems=problems)
     c = _Compiler(rulebooks, registry)
+    later = [
+        Step("contributions", c.contributions()),
+        Step("overrides", c.overrides()),
+        Step("consents", c.consents()),
+        Step("ratings", c.ratings(scope)),
+        Step("triggers", c.triggers()),
+        Step("listings", c.listings()),
+    ]
+    # ``facts`` last: it keeps the columns the later steps name (any step's, whatever table it
+    # reads: a name in doubt is kept) and the attributes they read.
+    read = {column.name for step in later for column in step.tree.find_all(exp.Column)}
+    assert not any(_star_from_facts(step.tree) for step in later), "name the columns of facts"
     return Plan(
         [
             Step("versions", c.versions(scope)),
             Step("chains", c.chains()),
-            Step("facts", c.facts()),
-            Step("contributions", c.contributions()),
-            Step("overrides", c.overrides()),
-            Step("consents", c.consents()),
-            Step("ratings", c.ratings(scope)),
-            Step("triggers", c.triggers()),
-            Step("listings", c.listings()),
+            Step("facts", c.facts(read)),
+            *later,
         ]
     )
+
+
+def _star_from_facts(tree: exp.Expr) -> bool:
+    """Whether a SELECT * reads ``facts`` itself (which would need every column kept)."""
+    for select in tree.find_all(exp.Select):
+        source = select.args.get("from_") or select.args.get("from")
+        reads_facts = isinstance(source, exp.From) and (
+            isinstance(source.this, exp.Table) and source.this.name == "facts"
+        )
+        if reads_facts and any(isinstance(e, exp.Star) for e in select.expressions):
+            return True
+    return False
 
 
 def _collated(tree: exp.Expr, spec: RecordTypeSpec) -> exp.Expr:
