@@ -19,7 +19,7 @@ The steps, in order (see docs/rulebooks.md for the meaning):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -610,18 +610,17 @@ def _in_one_pass(parts: Sequence[_PerRecord], name_column: str) -> str:
         for n, p in enumerate(parts)
     )
 
-    def by_rule(pick: Callable[[_PerRecord], str]) -> str:
-        picked = [pick(p) for p in parts]
+    def by_rule(picked: list[str]) -> str:
         if len(set(picked)) == 1:  # the same for every rule (a common window): no CASE
             return picked[0]
         whens = " ".join(f"WHEN {n} THEN {sql}" for n, sql in enumerate(picked))
         return f"CASE rules.rule_branch {whens} END"
 
-    values = ", ".join(f"{by_rule(lambda p, c=c: p.values[c])} AS {c}" for c in parts[0].values)
+    values = ", ".join(f"{by_rule([p.values[c] for p in parts])} AS {c}" for c in parts[0].values)
     return (
         f"SELECT facts.subject_id, rules.rulebook_id, rules.{name_column}, "
         f"facts.id AS record_id, {values} FROM facts JOIN ({rules}) AS rules "
-        f"ON rules.rule_record_type = facts.record_type WHERE {by_rule(lambda p: p.where)}"
+        f"ON rules.rule_record_type = facts.record_type WHERE {by_rule([p.where for p in parts])}"
     )
 
 
