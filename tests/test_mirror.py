@@ -113,12 +113,18 @@ def _mirror_dir(store: Store, tmp_path: Path) -> Path | None:
     return tmp_path / "mirrors" if store.dialect == "postgresql" else None
 
 
+def _as_text(read: pa.Table) -> pa.Table:
+    """A read's records with their record type as text (each read has its own dictionary)."""
+    column = read.schema.get_field_index("record_type")
+    return read.set_column(column, "record_type", read["record_type"].cast(pa.string()))
+
+
 def _same(store: Store, types: list[str], as_of: date, through: int, where: Path | None) -> None:
     mirrored = export.records(store, types, as_of, through, mirror_dir=where)
     direct = export.records_from_store(store, types, as_of, through)
-    assert mirrored.schema == direct.schema == mirror.RECORD_SCHEMA
+    assert mirrored.schema == direct.schema == mirror.READ_SCHEMA
     assert mirrored.num_rows == direct.num_rows
-    assert mirrored.sort_by("id").equals(direct.sort_by("id"))
+    assert _as_text(mirrored).sort_by("id").equals(_as_text(direct).sort_by("id"))
 
 
 def test_the_mirror_gives_exactly_what_the_store_gives(
@@ -249,7 +255,8 @@ def test_small_segments_are_merged_and_reads_stay_exact(tmp_path: Path) -> None:
             ),
         )
     )
-    assert read.sort_by("id").equals(mirror.normalised(expected))
+    assert read.schema == mirror.READ_SCHEMA
+    assert _as_text(read).sort_by("id").equals(mirror.normalised(expected))
 
 
 def test_a_read_past_the_watermark_is_refused(tmp_path: Path) -> None:

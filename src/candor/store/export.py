@@ -41,7 +41,15 @@ from sqlalchemy.engine import make_url
 
 from candor.store import mirror as columnar
 from candor.store.database import Store, normalise_url
-from candor.store.mirror import RECORD_SCHEMA, Mirror, Segment, location, typed
+from candor.store.mirror import (
+    READ_SCHEMA,
+    RECORD_SCHEMA,
+    TYPE_CODES,
+    Mirror,
+    Segment,
+    location,
+    typed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +206,16 @@ def records_from_store(
     store: Store, record_types: Sequence[str], as_of: date, through_id: int
 ) -> pa.Table:
     """Records of ``record_types`` decided by ``as_of`` with ids up to ``through_id``, read
-    straight from the store (``RECORD_SCHEMA``)."""
+    straight from the store (``mirror.READ_SCHEMA``)."""
     sql = (
         f"SELECT {_record_columns(store)} FROM records "
         f"WHERE record_type IN ({_among(len(record_types))}) AND decided_on <= ? AND id <= ?"
     )
     params = [*record_types, _day(store, as_of), through_id]
-    return _query(store, sql, params, RECORD_SCHEMA)
+    read = _query(store, sql, params, RECORD_SCHEMA)
+    column = READ_SCHEMA.get_field_index("record_type")
+    coded = pc.dictionary_encode(read["record_type"]).cast(TYPE_CODES)
+    return read.set_column(column, READ_SCHEMA.field(column), coded)
 
 
 def records(
@@ -216,7 +227,7 @@ def records(
     mirror_dir: Path | None = None,
 ) -> pa.Table:
     """Records of ``record_types`` decided by ``as_of`` with ids up to ``through_id``
-    (``RECORD_SCHEMA``): from the store's mirror, caught up first, where it has one
+    (``mirror.READ_SCHEMA``): from the store's mirror, caught up first, where it has one
     (``store.mirror.location``); else straight from the store. ``through_id`` must be a
     watermark (``store.ratings.watermark``): every record up to it committed.
 
