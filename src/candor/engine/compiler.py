@@ -662,9 +662,11 @@ def compile_plan(
 def _star_from_facts(tree: exp.Expr) -> bool:
     """Whether a SELECT * reads ``facts`` itself (which would need every column kept)."""
     for select in tree.find_all(exp.Select):
-        source = select.args.get("from_") or select.args.get("from")
-        reads_facts = isinstance(source, exp.From) and (
-            isinstance(source.this, exp.Table) and source.this.name == "facts"
+        source = select.args.get("from_")
+        reads_facts = (
+            isinstance(source, exp.From)
+            and isinstance(source.this, exp.Table)
+            and source.this.name == "facts"
         )
         if reads_facts and any(isinstance(e, exp.Star) for e in select.expressions):
             return True

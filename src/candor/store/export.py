@@ -42,13 +42,12 @@ from sqlalchemy.engine import make_url
 from candor.store import mirror as columnar
 from candor.store.database import Store, normalise_url
 from candor.store.mirror import (
-    READ_SCHEMA,
     RECORD_SCHEMA,
-    TYPE_CODES,
     Mirror,
     Segment,
     location,
     typed,
+    with_type_codes,
 )
 
 log = logging.getLogger(__name__)
@@ -212,10 +211,7 @@ def records_from_store(
         f"WHERE record_type IN ({_among(len(record_types))}) AND decided_on <= ? AND id <= ?"
     )
     params = [*record_types, _day(store, as_of), through_id]
-    read = _query(store, sql, params, RECORD_SCHEMA)
-    column = READ_SCHEMA.get_field_index("record_type")
-    coded = pc.dictionary_encode(read["record_type"]).cast(TYPE_CODES)
-    return read.set_column(column, READ_SCHEMA.field(column), coded)
+    return with_type_codes(_query(store, sql, params, RECORD_SCHEMA))
 
 
 def records(

@@ -84,6 +84,16 @@ READ_SCHEMA = RECORD_SCHEMA.set(
     RECORD_SCHEMA.get_field_index("record_type"), pa.field("record_type", TYPE_CODES)
 )
 _TYPE_COLUMN = RECORD_SCHEMA.get_field_index("record_type")
+
+
+def with_type_codes(table: pa.Table, codes: pa.Array | pa.ChunkedArray | None = None) -> pa.Table:
+    """``table`` (``RECORD_SCHEMA``) in ``READ_SCHEMA``: its record types as ``codes`` where
+    the caller has them, else dictionary-encoded here."""
+    if codes is None:
+        codes = pc.dictionary_encode(table["record_type"]).cast(TYPE_CODES)
+    return table.set_column(_TYPE_COLUMN, READ_SCHEMA.field(_TYPE_COLUMN), codes)
+
+
 # What identifies the newest mirrored record, checked against the store before each catch-up.
 IDENTITY = ("id", "subject_id", "record_type", "decided_on")
 
@@ -337,9 +347,9 @@ class Mirror:
                         pc.less_equal(part["id"], pa.scalar(through, pa.int64())),
                     )
                     part = part.filter(keep)
-                codes = pa.repeat(pa.scalar(code[record_type], pa.int32()), part.num_rows)
-                typed = pa.DictionaryArray.from_arrays(codes, dictionary)
-                parts.append(part.set_column(_TYPE_COLUMN, READ_SCHEMA.field(_TYPE_COLUMN), typed))
+                same = pa.repeat(pa.scalar(code[record_type], pa.int32()), part.num_rows)
+                codes = pa.DictionaryArray.from_arrays(same, dictionary)
+                parts.append(with_type_codes(part, codes))
         return pa.concat_tables(parts)
 
 
