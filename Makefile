@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The stamp names the pyproject it was installed from, so editing dependencies reinstalls.
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test lint types check-layers pytest bench serve clean
+.PHONY: install demo test lint types check-layers audit pytest bench soak serve clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "candor needs Python 3.11 or newer")'
@@ -22,12 +22,18 @@ demo: $(STAMP)
 	mkdir -p demo
 	$(BIN)/candor demo --db sqlite:///demo/candor.db --dir demo
 
-## test: lint, types, layer contract, then the whole suite (PostgreSQL too when CANDOR_TEST_PG_URL is set).
-test: lint types check-layers pytest
+## test: lint (with ruff's security rules), types, layer contract, the dependency audit, then the
+## whole suite (PostgreSQL too when CANDOR_TEST_PG_URL is set).
+test: lint types check-layers audit pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+
+# Known vulnerabilities in the pinned dependencies (pip-audit); says so loudly when it cannot reach
+# a vulnerability service instead of passing as clean.
+audit: $(STAMP)
+	$(BIN)/python tools/audit_dependencies.py
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -59,8 +59,10 @@ from fastapi import Request, Response
 from bench.core import REPO_ROOT, TODAY, Area, Context, Result, Target, absolute, compared, number
 from bench.inputs import RecordFile, jurisdiction_csv
 from candor.domain import identifier_columns
+from candor.domain.access import Role
 from candor.domain.identifiers import resident_id_check_char
 from candor.services.checks import check_many
+from candor.services.clients import add_client, list_clients, new_token
 from candor.services.ingestion import ingest_file
 from candor.services.rating import rate_all
 from candor.services.registry import load_registry
@@ -329,7 +331,7 @@ local n = #bodies
 local i = math.random(n)
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Candor-Client"] = "bench"
+wrk.headers["Authorization"] = "Bearer TOKEN"
 request = function()
   i = i % n + 1
   return wrk.format(nil, "PATH", nil, bodies[i])
@@ -350,11 +352,11 @@ def _lua_string(body: bytes) -> str:
     return f"[[{text}]]"
 
 
-def _wrk(url: str, path: str, bodies: list[bytes], seconds: int, script: Path) -> Load:
+def _wrk(url: str, path: str, bodies: list[bytes], seconds: int, script: Path, token: str) -> Load:
     script.write_text(
-        _LUA.replace("BODIES", "{" + ",\n".join(_lua_string(b) for b in bodies) + "}").replace(
-            "PATH", path
-        ),
+        _LUA.replace("BODIES", "{" + ",\n".join(_lua_string(b) for b in bodies) + "}")
+        .replace("PATH", path)
+        .replace("TOKEN", token),
         encoding="utf-8",
     )
     wrk = shutil.which("wrk")
@@ -387,11 +389,13 @@ def _wrk(url: str, path: str, bodies: list[bytes], seconds: int, script: Path) -
     )
 
 
-def _python_load(url: str, path: str, bodies: list[bytes], seconds: int, file: Path) -> Load:
+def _python_load(
+    url: str, path: str, bodies: list[bytes], seconds: int, file: Path, token: str
+) -> Load:
     """The stand-in for wrk: ``python -m bench.checks load``, in a process of its own."""
     file.write_bytes(b"\n".join(bodies))
     out = subprocess.run(  # noqa: S603 — this interpreter, our own module
-        [sys.executable, "-m", "bench.checks", "load", url, path, str(file), str(seconds)],
+        [sys.executable, "-m", "bench.checks", "load", url, path, str(file), str(seconds), token],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -401,7 +405,32 @@ def _python_load(url: str, path: str, bodies: list[bytes], seconds: int, file: P
     return Load("python asyncio", **doc)
 
 
-async def _load(host: str, port: int, path: str, bodies: list[bytes], seconds: float) -> Load:
+def post_request(host: str, path: str, token: str, body: bytes) -> bytes:
+    """One keep-alive HTTP/1.1 JSON POST, as bytes on the wire."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> bytes:
+    """Send ``request`` and read its whole answer (Content-Length framed); its status line."""
+    writer.write(request)
+    status = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status
+
+
+async def _load(
+    host: str, port: int, path: str, bodies: list[bytes], seconds: float, token: str
+) -> Load:
     """Keep-alive HTTP/1.1 POSTs on CONNECTIONS connections for ``seconds``."""
     latencies: list[float] = []
     errors = 0
@@ -412,20 +441,10 @@ async def _load(host: str, port: int, path: str, bodies: list[bytes], seconds: f
         reader, writer = await asyncio.open_connection(host, port)
         i = start
         while time.perf_counter() < stop_at:
-            body = bodies[i % len(bodies)]
+            request = post_request(host, path, token, bodies[i % len(bodies)])
             i += 1
-            head = (
-                f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                f"X-Candor-Client: bench\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
             began = time.perf_counter()
-            writer.write(head + body)
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
+            status = await exchange(reader, writer, request)
             latencies.append(time.perf_counter() - began)
             if not status.startswith(b"HTTP/1.1 2"):
                 errors += 1
@@ -446,17 +465,24 @@ async def _load(host: str, port: int, path: str, bodies: list[bytes], seconds: f
 
 
 def _run_load(
-    ctx: Context, port: int, path: str, bodies: list[bytes], work: Path, *, warm_up: bool
+    ctx: Context,
+    port: int,
+    path: str,
+    bodies: list[bytes],
+    work: Path,
+    *,
+    warm_up: bool,
+    token: str,
 ) -> Load:
     url = f"http://127.0.0.1:{port}"
     name = path.strip("/").replace("/", "-")
     if shutil.which("wrk"):
         if warm_up:
-            _wrk(url, path, bodies, WARM_UP_SECONDS, work / f"{name}.lua")
-        return _wrk(url, path, bodies, SECONDS, work / f"{name}.lua")
+            _wrk(url, path, bodies, WARM_UP_SECONDS, work / f"{name}.lua", token)
+        return _wrk(url, path, bodies, SECONDS, work / f"{name}.lua", token)
     if warm_up:
-        _python_load(url, path, bodies, WARM_UP_SECONDS, work / f"{name}.bodies")
-    return _python_load(url, path, bodies, SECONDS, work / f"{name}.bodies")
+        _python_load(url, path, bodies, WARM_UP_SECONDS, work / f"{name}.bodies", token)
+    return _python_load(url, path, bodies, SECONDS, work / f"{name}.bodies", token)
 
 
 def median_load(rounds: list[Load]) -> Load:
@@ -483,7 +509,7 @@ def _bulk_identifiers(finding: list[str], others: list[str]) -> list[str]:
     return asked
 
 
-def _post_bulk(port: int, body: bytes) -> tuple[float, dict[str, Any]]:
+def _post_bulk(port: int, body: bytes, token: str) -> tuple[float, dict[str, Any]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     try:
         began = time.perf_counter()
@@ -491,7 +517,7 @@ def _post_bulk(port: int, body: bytes) -> tuple[float, dict[str, Any]]:
             "POST",
             "/v1/checks/bulk",
             body=body,
-            headers={"Content-Type": "application/json", "X-Candor-Client": "bench-bulk"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
         response = conn.getresponse()
         data = response.read()
@@ -544,7 +570,44 @@ def _in_process(built: Built, identifiers: list[str]) -> tuple[float, dict[str, 
 # --- the area ----------------------------------------------------------------------------------
 
 
-def run(ctx: Context) -> list[Result]:
+def _clients(built: Built) -> dict[str, str]:
+    """A fresh token for each relying party the benchmark asks as (registered on first use),
+    with allowances that do not throttle a benchmark."""
+    settings = Settings.load(database_url=built.url, secret_file=built.secret_file)
+    tokens = {}
+    with open_store(settings.database_url) as store:
+        known = {c.client.name for c in list_clients(store)}
+        for name in ("bench", "bench-bulk"):
+            if name in known:
+                tokens[name] = new_token(store, name, expires_in_days=1).token
+                continue
+            tokens[name] = add_client(
+                store,
+                name,
+                Role.RELYING_PARTY,
+                measures=[MEASURE],
+                purposes=["ticket sale", "boarding"],
+                rate_per_minute=10**9,
+                bulk_per_day=10**12,
+                expires_in_days=1,
+            ).token.token
+    return tokens
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a run against the checks store needs: built (or reused), its clients registered."""
+
+    work: Path  # bench/work/checks
+    made: RecordFile
+    built: Built
+    tokens: dict[str, str]  # client name → a fresh API token
+    finding: list[str]  # valid resident IDs with a court finding in the file
+    others: list[str]  # the other valid resident IDs in the file
+
+
+def prepare(ctx: Context) -> Prepared:
+    """The input, the store and the clients; shared with the soak test (``bench.soak``)."""
     work = ctx.work / AREA_NAME
     work.mkdir(parents=True, exist_ok=True)
     task = ctx.progress.add_task("checks: input", total=None)
@@ -552,7 +615,15 @@ def run(ctx: Context) -> list[Result]:
     ctx.progress.update(task, description=f"checks: input ({made.rows:,} rows)", total=1)
     ctx.progress.update(task, completed=1)
     built = _store(ctx, work, made)
+    tokens = _clients(built)
     finding, others = _valid_persons(made)
+    return Prepared(work, made, built, tokens, finding, others)
+
+
+def run(ctx: Context) -> list[Result]:
+    prepared = prepare(ctx)
+    work, made, built, tokens = prepared.work, prepared.made, prepared.built, prepared.tokens
+    finding, others = prepared.finding, prepared.others
     ctx.details["store"] = {
         "records_file_rows": made.rows,
         "subjects": built.subjects,
@@ -564,9 +635,15 @@ def run(ctx: Context) -> list[Result]:
     server = Server(built, work / "server.log")
     try:
         return [
-            *ctx.guarded(AREA_NAME, SINGLE, lambda: _single(ctx, server, finding, others, work)),
             *ctx.guarded(
-                AREA_NAME, BULK_BENCH, lambda: _bulk(ctx, server, built, finding, others, work)
+                AREA_NAME,
+                SINGLE,
+                lambda: _single(ctx, server, finding, others, work, tokens["bench"]),
+            ),
+            *ctx.guarded(
+                AREA_NAME,
+                BULK_BENCH,
+                lambda: _bulk(ctx, server, built, finding, others, work, tokens["bench-bulk"]),
             ),
         ]
     finally:
@@ -574,7 +651,7 @@ def run(ctx: Context) -> list[Result]:
 
 
 def _single(
-    ctx: Context, server: Server, finding: list[str], others: list[str], work: Path
+    ctx: Context, server: Server, finding: list[str], others: list[str], work: Path, token: str
 ) -> list[Result]:
     bodies = _check_bodies(finding, others)
     # Every check commits its log row durably: flush what earlier benchmarks left for the disk
@@ -585,10 +662,14 @@ def _single(
     check_rounds: list[Load] = []
     for n in range(ROUNDS):  # in turn, so that both see the machine's drift alike
         ctx.progress.update(task, description=f"checks: bare endpoint, round {n + 1}")
-        bare_rounds.append(_run_load(ctx, server.port, "/bench/bare", bodies, work, warm_up=n == 0))
+        bare_rounds.append(
+            _run_load(ctx, server.port, "/bench/bare", bodies, work, warm_up=n == 0, token=token)
+        )
         ctx.progress.advance(task)
         ctx.progress.update(task, description=f"checks: POST /v1/checks, round {n + 1}")
-        check_rounds.append(_run_load(ctx, server.port, "/v1/checks", bodies, work, warm_up=n == 0))
+        check_rounds.append(
+            _run_load(ctx, server.port, "/v1/checks", bodies, work, warm_up=n == 0, token=token)
+        )
         ctx.progress.advance(task)
     bare, checked = median_load(bare_rounds), median_load(check_rounds)
     ctx.details["single"] = {
@@ -646,6 +727,7 @@ def _bulk(
     finding: list[str],
     others: list[str],
     work: Path,
+    token: str,
 ) -> list[Result]:
     task = ctx.progress.add_task("checks: bulk request", total=None)
     identifiers = _bulk_identifiers(finding, others)
@@ -658,7 +740,7 @@ def _bulk(
         }
     )
     ctx.progress.update(task, description=f"checks: bulk of {len(identifiers):,} over HTTP")
-    seconds, summary = _post_bulk(server.port, body)
+    seconds, summary = _post_bulk(server.port, body, token)
     db = Path(built.url.removeprefix("sqlite:///"))
     ctx.progress.update(task, description="checks: reading the logged rows back")
     read_seconds, read_rows, logged_checks = _read_back(db, "bench-bulk")
@@ -721,10 +803,10 @@ def _main(argv: list[str]) -> None:
         url, secret_file, port = rest
         serve(url, secret_file, int(port))
     elif command == "load":
-        url, path, file, seconds = rest
+        url, path, file, seconds, token = rest
         host, port = url.removeprefix("http://").split(":")
         bodies = Path(file).read_bytes().split(b"\n")
-        load = asyncio.run(_load(host, int(port), path, bodies, float(seconds)))
+        load = asyncio.run(_load(host, int(port), path, bodies, float(seconds), token))
         doc = {k: v for k, v in asdict(load).items() if k != "tool"}
         print(json.dumps(doc))
     else:

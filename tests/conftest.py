@@ -16,13 +16,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
+import candor.services.clients
 from candor.services.registry import load_registry
 from candor.services.setup import init_deployment
 from candor.settings import Settings
 from candor.store import Store, open_store
 
 PG_URL = os.environ.get("CANDOR_TEST_PG_URL")
+ORIGINAL_TOKEN_HASHER = candor.services.clients._HASHER  # before _quick_token_hashes
 TODAY = date(2026, 11, 23)  # tests pin "today" so that date rules give the same answer every day
 
 
@@ -103,3 +106,15 @@ def store(settings: Settings) -> Iterator[Store]:
 @pytest.fixture
 def registry(settings: Settings):  # type: ignore[no-untyped-def]
     return load_registry(settings)
+
+
+@pytest.fixture(autouse=True)
+def _quick_token_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests make hundreds of tokens: argon2id with 1 pass over 1 MiB instead of 3 over 64 MiB.
+
+    The hash is still argon2id, verified the same way; ``test_access`` checks the deployed
+    parameters on a token made without this.
+    """
+    monkeypatch.setattr(
+        candor.services.clients, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024)
+    )

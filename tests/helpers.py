@@ -8,8 +8,10 @@ from typing import Any
 
 import orjson
 
+from candor.domain.access import Role
 from candor.domain.identifiers import resident_id_check_char, uscc_check_char
 from candor.domain.records import RECORD_FIELDS
+from candor.services.clients import add_client
 
 COURT_TYPES = (
     "court.enforcement_order",
@@ -100,3 +102,9 @@ def as_object(row: dict[str, Any]) -> dict[str, Any]:
 def read_rejects(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def bearer(store: Any, name: str, role: str, **registration: Any) -> dict[str, str]:
+    """Register an API client with ``role`` and return the header that authenticates it."""
+    added = add_client(store, name, Role(role), **registration)
+    return {"Authorization": f"Bearer {added.token.token}"}

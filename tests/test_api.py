@@ -14,7 +14,7 @@ from candor.services.sources import add_source
 from candor.settings import Settings
 from candor.store import Store
 from candor.store.migrate import head_revision
-from tests.helpers import COURT_TYPES, as_object, record, resident_id
+from tests.helpers import COURT_TYPES, as_object, bearer, record, resident_id
 
 PROBLEM = "application/problem+json"
 
@@ -22,7 +22,8 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def client(settings: Settings, store: Store, registry: Registry) -> Iterator[TestClient]:
     add_source(store, registry, "court", COURT_TYPES)
-    with TestClient(create_app(settings)) as test_client:
+    headers = bearer(store, "court-client", "source", source="court")
+    with TestClient(create_app(settings), headers=headers) as test_client:
         yield test_client
 
 
@@ -74,11 +75,11 @@ def test_a_batch_is_checked_row_by_row_and_committed(client: TestClient) -> None
     assert (again["accepted"], again["duplicates"]) == (0, 1)
 
 
-def test_an_unknown_source_is_a_404_problem(client: TestClient) -> None:
+def test_a_source_submits_only_for_itself(client: TestClient) -> None:
     response = client.post("/v1/sources/nobody/records", json={"records": []})
-    assert response.status_code == 404
+    assert response.status_code == 403
     assert response.headers["content-type"] == PROBLEM
-    assert response.json()["type"] == "urn:candor:problem:not-found"
+    assert response.json()["type"] == "urn:candor:problem:forbidden"
 
 
 def test_an_oversized_batch_is_refused_whole(client: TestClient, settings: Settings) -> None:

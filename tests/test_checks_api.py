@@ -31,7 +31,7 @@ from candor.store import checks as stored_checks
 from candor.store import ratings as stored_ratings
 from candor.store.database import Store
 from candor.store.tables import checks
-from tests.helpers import record_object, resident_id
+from tests.helpers import bearer, record_object, resident_id
 
 TODAY = date(2026, 11, 23)
 LISTED = resident_id(1)  # a final finding (ground 2) decided 2025-03-01: listed until 2027-03-01
@@ -80,9 +80,19 @@ def deployment(store: Store, settings: Settings, registry: Registry) -> Store:
     return store
 
 
+PURPOSES = ["ticket sale", "boarding", "p", "rail ticket"]
+
+
 @pytest.fixture
 def client(deployment: Store, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    headers = bearer(
+        deployment,
+        "airline-ca",
+        "relying_party",
+        measures=["no_air_travel", "no_high_speed_rail"],
+        purposes=PURPOSES,
+    )
+    with TestClient(create_app(settings), headers=headers) as test_client:
         yield test_client
 
 
@@ -144,11 +154,15 @@ def test_records_arriving_after_the_rating_are_rated_before_the_answer(
     assert (body["applies"], body["until"]) == (True, "2028-11-20")
 
 
-def test_an_unknown_measure_is_a_404_problem(client: TestClient) -> None:
+def test_a_measure_the_client_is_not_registered_for_is_a_403_naming_it(
+    client: TestClient, deployment: Store
+) -> None:
     response = _check(client, f"cn_resident_id:{LISTED}", measure="no_bicycles")
-    assert response.status_code == 404
+    assert response.status_code == 403
     assert response.headers["content-type"] == PROBLEM
     assert "no_bicycles" in response.json()["detail"]
+    assert "no_air_travel" in response.json()["detail"]  # what it may check instead
+    assert _logged(deployment) == []  # refused before anything was looked up
 
 
 @pytest.mark.parametrize(
@@ -188,6 +202,13 @@ def test_a_check_without_a_purpose_is_refused(client: TestClient, purpose: str |
 def test_every_check_is_logged_with_client_and_purpose(
     client: TestClient, deployment: Store, settings: Settings
 ) -> None:
+    rail = bearer(
+        deployment,
+        "rail-12306",
+        "relying_party",
+        measures=["no_high_speed_rail"],
+        purposes=["rail ticket"],
+    )
     _check(client, f"cn_resident_id:{LISTED}")
     client.post(
         "/v1/checks",
@@ -197,14 +218,14 @@ def test_every_check_is_logged_with_client_and_purpose(
             "purpose": "  rail ticket  ",
             "as_of": "2026-12-01",
         },
-        headers={"X-Candor-Client": "rail-12306"},
+        headers=rail,
     )
     listed = subject_id_for(
         deployment, load_secret(settings).identifier_hasher(), f"cn_resident_id:{LISTED}", TODAY
     )
     first, second = _logged(deployment)
     assert (first["client"], first["purpose"], first["measure"]) == (
-        "anonymous",
+        "airline-ca",
         "ticket sale",
         "no_air_travel",
     )
@@ -223,18 +244,9 @@ def test_every_check_is_logged_with_client_and_purpose(
     )
 
 
-def test_a_bad_client_name_is_refused(client: TestClient) -> None:
-    response = client.post(
-        "/v1/checks",
-        json={"identifier": f"cn_resident_id:{LISTED}", "measure": "m", "purpose": "p"},
-        headers={"X-Candor-Client": "not a name!"},
-    )
-    assert response.status_code == 422
-
-
 def test_the_checks_are_documented(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert "X-Candor-Client" in paths["/v1/checks"]["post"]["description"]
+    assert "Relying parties only" in paths["/v1/checks"]["post"]["description"]
     bulk = paths["/v1/checks/bulk"]["post"]
     schema = bulk["requestBody"]["content"]["application/json"]["schema"]
     assert {"measure", "purpose", "identifiers"} <= set(schema["properties"])
@@ -303,7 +315,7 @@ def test_bulk_checks_are_logged_in_bulk(client: TestClient, deployment: Store) -
     # The invalid one was not checked; the 37 naming no subject share one row with their count.
     assert sum(r["times"] for r in rows) == 39
     assert {(r["client"], r["purpose"], r["measure"]) for r in rows} == {
-        ("anonymous", "boarding", "no_air_travel")
+        ("airline-ca", "boarding", "no_air_travel")
     }
     assert len({(r["checked_at"], r["as_of"]) for r in rows}) == 1
     known = [r for r in rows if r["subject_id"] is not None]
@@ -333,7 +345,7 @@ def test_single_checks_of_unknown_identifiers_keep_a_row_each(
     assert [(r["subject_id"], r["times"]) for r in _logged(deployment)] == [(None, 1), (None, 1)]
 
 
-def test_bulk_takes_its_client_from_the_header(client: TestClient, deployment: Store) -> None:
+def test_bulk_logs_the_authenticated_client(client: TestClient, deployment: Store) -> None:
     client.post(
         "/v1/checks/bulk",
         json={
@@ -341,7 +353,6 @@ def test_bulk_takes_its_client_from_the_header(client: TestClient, deployment: S
             "purpose": "boarding",
             "identifiers": [f"other:{UNKNOWN}x"],
         },
-        headers={"X-Candor-Client": "airline-ca"},
     )
     assert [r["client"] for r in _logged(deployment)] == ["airline-ca"]
 
@@ -364,7 +375,8 @@ def test_bulk_refuses_more_than_its_cap_whole(client: TestClient, deployment: St
 @pytest.mark.parametrize(
     ("body", "status", "location"),
     [
-        ({"measure": "no_bicycles", "purpose": "p", "identifiers": []}, 404, None),
+        ({"measure": "no_bicycles", "purpose": "p", "identifiers": []}, 403, None),
+        ({"measure": "no_air_travel", "purpose": "curiosity", "identifiers": []}, 403, None),
         ({"measure": "no_air_travel", "identifiers": []}, 422, "body.purpose"),
         ({"measure": "no_air_travel", "purpose": "p", "identifiers": "x"}, 422, "body.identifiers"),
         (

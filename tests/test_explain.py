@@ -17,7 +17,7 @@ from candor.services.rulebooks import SAMPLE_RULEBOOKS, activate
 from candor.services.sources import add_source
 from candor.settings import Settings
 from candor.store import Store
-from tests.helpers import as_object, record, resident_id, write_csv
+from tests.helpers import as_object, bearer, record, resident_id, write_csv
 from tests.test_cli import Candor
 
 COURT = str(SAMPLE_RULEBOOKS / "court-dishonest-debtors.yaml")
@@ -189,19 +189,27 @@ def client(settings: Settings, store: Store, registry: Registry) -> Iterator[Tes
     for path in (COURT, RONGCHENG):
         activate(store, registry, Path(path), effective=date(2017, 5, 1), today=TODAY)
     add_source(store, registry, "everyone", list(registry.record_types))
-    with TestClient(create_app(settings)) as test_client:
+    source = bearer(store, "everyone-client", "source", source="everyone")
+    officer = bearer(store, "officer", "officer")
+    with TestClient(create_app(settings), headers=officer) as test_client:
+        test_client.source_headers = source  # type: ignore[attr-defined]
         yield test_client
 
 
 def _submit(client: TestClient, rows: list[dict[str, Any]]) -> None:
     response = client.post(
-        "/v1/sources/everyone/records", json={"records": [as_object(r) for r in rows]}
+        "/v1/sources/everyone/records",
+        json={"records": [as_object(r) for r in rows]},
+        headers=client.source_headers,  # type: ignore[attr-defined]
     )
     assert response.status_code == 200 and response.json()["rejected"] == 0, response.json()
 
 
 def _subject(client: TestClient, identifier: str) -> str:
-    found = client.post("/v1/subjects/find", json={"identifier": f"cn_resident_id:{identifier}"})
+    found = client.post(
+        "/v1/subjects/find",
+        json={"identifier": f"cn_resident_id:{identifier}", "purpose": "test"},
+    )
     assert found.status_code == 200, found.json()
     ref: str = found.json()["subject"]
     return ref
@@ -226,7 +234,7 @@ def test_api_ingestion_rerates_the_subject_in_the_store(client: TestClient) -> N
 def test_api_rating_and_explanation_by_subject_reference(client: TestClient) -> None:
     _submit(client, ROWS)
     ref = _subject(client, PERSON)
-    rating = client.get(f"/v1/subjects/{ref}/rating").json()
+    rating = client.get(f"/v1/subjects/{ref}/rating", params={"purpose": "test"}).json()
     assert rating["ratings"] == [
         {
             "rulebook": "rongcheng-personal",
@@ -236,29 +244,37 @@ def test_api_rating_and_explanation_by_subject_reference(client: TestClient) -> 
             "grade": "B",
         }
     ]
-    explained = client.get(f"/v1/subjects/{ref}/explanation", params={"as_of": "2026-06-01"})
+    explained = client.get(
+        f"/v1/subjects/{ref}/explanation", params={"as_of": "2026-06-01", "purpose": "test"}
+    )
     body = explained.json()
     rongcheng = next(r for r in body["rulebooks"] if r["rulebook"] == "rongcheng-personal")
     assert sorted(c["points"] for c in rongcheng["contributions"]) == [-60, -30]
     # Before the card record was decided it did not count.
-    earlier = client.get(f"/v1/subjects/{ref}/explanation", params={"as_of": "2026-03-15"})
+    earlier = client.get(
+        f"/v1/subjects/{ref}/explanation", params={"as_of": "2026-03-15", "purpose": "test"}
+    )
     rongcheng = next(
         r for r in earlier.json()["rulebooks"] if r["rulebook"] == "rongcheng-personal"
     )
     assert rongcheng["score"] == 970
 
     other = _subject(client, OTHER)
-    listed = client.get(f"/v1/subjects/{other}/rating", params={"as_of": "2025-06-01"}).json()
+    listed = client.get(
+        f"/v1/subjects/{other}/rating", params={"as_of": "2025-06-01", "purpose": "test"}
+    ).json()
     assert [(x["list"], x["until"]) for x in listed["listings"]] == [
         ("dishonest_debtors", "2027-03-01")
     ]
 
 
 def test_api_subject_errors_never_echo_the_identifier(client: TestClient) -> None:
-    unknown = client.post("/v1/subjects/find", json={"identifier": f"cn_resident_id:{PERSON}"})
+    unknown = client.post(
+        "/v1/subjects/find", json={"identifier": f"cn_resident_id:{PERSON}", "purpose": "test"}
+    )
     assert unknown.status_code == 404
     assert PERSON not in unknown.text
-    missing = client.get("/v1/subjects/S00000000000000000000/rating")
+    missing = client.get("/v1/subjects/S00000000000000000000/rating", params={"purpose": "t"})
     assert missing.status_code == 404
     assert client.get("/v1/subjects/not-a-ref/rating").status_code == 422
 

@@ -4,10 +4,12 @@
     ├── InvalidInput        400  invalid-input       a bad argument, file header or setting value
     │   ├── RegistryError   400  invalid-registry    the record-type registry file is malformed
     │   └── RulebookError   400  invalid-rulebook    a rulebook file is malformed or inconsistent
+    ├── Unauthenticated     401  unauthenticated     no credentials, or credentials not valid now
     ├── Forbidden           403  forbidden           an action the caller may not take
     ├── NotFound            404  not-found           an unknown source, subject, …
     ├── Conflict            409  conflict            e.g. a source registered twice, differently
     ├── PayloadTooLarge     413  payload-too-large   an API batch over the configured limit
+    ├── TooManyRequests     429  too-many-requests   a client over its rate or its daily bulk cap
     └── ConfigurationError  500  configuration       the store or the secret is missing or unusable
 
 The API maps these through one table (``candor.api.problems``); the CLI prints ``detail`` and
@@ -36,6 +38,10 @@ class CandorError(Exception):
     def problem_type(self) -> str:
         return f"urn:candor:problem:{self.TYPE}"
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer must carry (e.g. WWW-Authenticate, Retry-After)."""
+        return {}
+
     def to_problem(self) -> dict[str, Any]:
         """The RFC 9457 problem object for this error."""
         return {
@@ -63,6 +69,18 @@ class RulebookError(InvalidInput):
     TITLE = "Invalid rulebook"
 
 
+class Unauthenticated(CandorError):
+    """Says why the credentials failed only in general terms: a caller probing tokens learns
+    nothing about which part was wrong."""
+
+    STATUS = 401
+    TYPE = "unauthenticated"
+    TITLE = "Authentication required"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="candor"'}
+
+
 class Forbidden(CandorError):
     STATUS = 403
     TYPE = "forbidden"
@@ -85,6 +103,18 @@ class PayloadTooLarge(CandorError):
     STATUS = 413
     TYPE = "payload-too-large"
     TITLE = "Payload too large"
+
+
+class TooManyRequests(CandorError):
+    STATUS = 429
+    TYPE = "too-many-requests"
+    TITLE = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after=max(1, retry_after), **extra)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extra["retry_after"])}
 
 
 class ConfigurationError(CandorError):

@@ -87,6 +87,38 @@ class Settings:
             "(a check always re-rates a subject whose records changed).",
         ),
     )
+    rate_per_minute: int = field(
+        default=300_000,
+        metadata=_meta(
+            "CANDOR_RATE_PER_MINUTE",
+            "Requests a minute one API client may make, unless its registration says otherwise "
+            "(over it: 429 with Retry-After).",
+        ),
+    )
+    public_rate_per_minute: int = field(
+        default=600,
+        metadata=_meta(
+            "CANDOR_PUBLIC_RATE_PER_MINUTE",
+            "Requests a minute one address may make without credentials (published rulebooks "
+            "and lists, health).",
+        ),
+    )
+    bulk_per_day: int = field(
+        default=5_000_000,
+        metadata=_meta(
+            "CANDOR_BULK_PER_DAY",
+            "Identifiers one relying party may check in bulk a day (UTC), unless its "
+            "registration says otherwise.",
+        ),
+    )
+    rate_limit_storage: str = field(
+        default="memory://",
+        metadata=_meta(
+            "CANDOR_RATE_LIMIT_STORAGE",
+            "Where request counts are kept: memory:// (one server) or a store shared by several "
+            "servers, e.g. redis://host:6379 (needs the `redis` package).",
+        ),
+    )
     log_level: str = field(
         default="INFO",
         metadata=_meta(

@@ -10,8 +10,11 @@ from fastapi import FastAPI
 
 import candor
 from candor.api.problems import HANDLERS
-from candor.api.routers import checks, health, lists, records, rulebooks, subjects
+from candor.api.routers import auth, checks, health, lists, records, rulebooks, subjects
+from candor.services.authentication import Authenticator
+from candor.services.quotas import Quotas
 from candor.services.registry import load_registry
+from candor.services.secret import load_secret
 from candor.settings import Settings
 from candor.store import open_store
 
@@ -25,6 +28,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.registry = load_registry(settings)
         app.state.store = open_store(settings.database_url)
+        app.state.authenticator = Authenticator(app.state.store, load_secret(settings))
+        app.state.quotas = Quotas(
+            app.state.store,
+            rate_per_minute=settings.rate_per_minute,
+            public_rate_per_minute=settings.public_rate_per_minute,
+            bulk_per_day=settings.bulk_per_day,
+            storage_uri=settings.rate_limit_storage,
+        )
         # Everything loaded so far (modules, the registry, compiled queries) lives as long as
         # the server: frozen, the collector stops walking it on every full collection. Measured
         # under load: full collections went from tens of milliseconds to a few, and the check
@@ -47,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Checks first: routes are matched in order, and a check is the most frequent request.
     app.include_router(checks.router)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(records.router)
     app.include_router(subjects.router)
     app.include_router(lists.router)

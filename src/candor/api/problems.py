@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import Request
@@ -22,9 +22,15 @@ log = logging.getLogger("candor.api")
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, type_: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    type_: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
-    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -36,7 +42,12 @@ async def _candor_error(request: Request, exc: Exception) -> JSONResponse:
         )
     body = exc.to_problem()
     return problem(
-        body.pop("status"), body.pop("title"), body.pop("detail"), body.pop("type"), **body
+        body.pop("status"),
+        body.pop("title"),
+        body.pop("detail"),
+        body.pop("type"),
+        headers=exc.headers() or None,
+        **body,
     )
 
 
@@ -58,8 +69,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-    return problem(exc.status_code, str(exc.detail), str(exc.detail), f"urn:candor:problem:{slug}")
+    slug = {
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not-found",
+        405: "method-not-allowed",
+    }.get(exc.status_code, "http-error")
+    return problem(
+        exc.status_code,
+        str(exc.detail),
+        str(exc.detail),
+        f"urn:candor:problem:{slug}",
+        headers=exc.headers,
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -16,6 +16,9 @@ class SubjectQuery(BaseModel):
         max_length=64,
         description="SCHEME:IDENTIFIER, e.g. cn_resident_id:11010519491231002X",
     )
+    purpose: str = Field(
+        min_length=1, max_length=200, description="Why you look the subject up (logged)."
+    )
 
 
 class SubjectFound(BaseModel):

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from candor import synth
+from candor.domain.access import Role
 from candor.domain.pseudonyms import IdentifierHasher
+from candor.services import clients
 from candor.services.ingestion import IngestResult, Progress, ingest_file
 from candor.services.lists import listed_subjects
 from candor.services.rating import RateSummary, rate_all, subject_id_for
@@ -28,6 +30,7 @@ from candor.services.setup import init_deployment
 from candor.services.sources import add_source
 from candor.settings import Settings
 from candor.store import Store, open_store
+from candor.store import clients as client_rows
 from candor.store import summary as counts
 
 MANIFEST = "manifest.json"
@@ -39,8 +42,15 @@ DEMO_RULEBOOKS = {
     "court-dishonest-debtors.yaml": date(2017, 5, 1),
     "rongcheng-personal.yaml": date(2014, 1, 1),
 }
-# The measure the demo checks over HTTP for a listed subject.
+# The measure the demo checks over HTTP for a listed subject, as its sample relying party.
 DEMO_MEASURE = "no_air_travel"
+DEMO_PURPOSE = "demo: boarding check"
+# The demo's API clients, so that its user can try every kind of request: name -> role.
+DEMO_CLIENTS = {
+    "demo-airline": Role.RELYING_PARTY,
+    "demo-officer": Role.OFFICER,
+    "demo-auditor": Role.AUDITOR,
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class DemoSummary:
     rulebooks: list[str] = field(default_factory=list)  # name@version activated
     rating: RateSummary | None = None
     listed_identifier: str | None = None  # SCHEME:ID for the sample check (listed, if any)
+    # A fresh token for each demo client (a demo's throwaway credentials, shown to its user).
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         by_type: dict[str, int] = {}
@@ -95,6 +107,7 @@ class DemoSummary:
             ],
             "rulebooks": self.rulebooks,
             "rating": self.rating.to_json() if self.rating else None,
+            "clients": {name: {"role": DEMO_CLIENTS[name].value} for name in self.tokens},
         }
 
 
@@ -219,6 +232,7 @@ def build_demo(
             on_progress=on_stage or _quiet,
             mirror_dir=settings.rating_mirror_dir,
         )
+        tokens = _demo_tokens(store)
         hasher = load_secret(settings).identifier_hasher()
         listed = _listed_identifier(store, hasher, made.truth_dir / "subjects.csv", today)
         ids = [r.ingestion_id for r in results.values()]
@@ -238,8 +252,31 @@ def build_demo(
                 rulebooks=[f"{a.name}@{a.version}" for a in activated],
                 rating=rating,
                 listed_identifier=listed,
+                tokens=tokens,
             )
     return summary
+
+
+def _demo_tokens(store: Store) -> dict[str, str]:
+    """A new token for each demo client, registering the client on the first run."""
+    with store.read() as conn:
+        known = {c.name for c in client_rows.list_clients(conn)}
+    tokens = {}
+    for name, role in DEMO_CLIENTS.items():
+        if name in known:
+            tokens[name] = clients.new_token(store, name, expires_in_days=30).token
+            continue
+        relying = role is Role.RELYING_PARTY
+        tokens[name] = clients.add_client(
+            store,
+            name,
+            role,
+            description="the demo's sample client",
+            measures=[DEMO_MEASURE] if relying else (),
+            purposes=[DEMO_PURPOSE] if relying else (),
+            expires_in_days=30,
+        ).token.token
+    return tokens
 
 
 def _quiet(_stage: str) -> None:

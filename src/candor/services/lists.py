@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from candor.domain.access import STAFF, Principal, Role
 from candor.domain.listings import effective_end
 from candor.domain.rulebook import ActiveRulebook
-from candor.errors import NotFound
+from candor.errors import Forbidden, NotFound, Unauthenticated
 from candor.services.rulebooks import governing
 from candor.store import listings as stored
 from candor.store import ratings as runs
@@ -100,15 +101,32 @@ class Page:
         }
 
 
-def entries(store: Store, name: str, *, as_of: date, after: int = 0, limit: int = 100) -> Page:
+def entries(
+    store: Store,
+    name: str,
+    *,
+    as_of: date,
+    after: int = 0,
+    limit: int = 100,
+    reader: Principal | None = None,
+) -> Page:
     """One page of the listings in force on ``as_of`` on the list ``name``.
+
+    A list whose rulebook says `publish` is open to everyone; any other list only to staff
+    (officers, reviewers, auditors). ``reader`` None: candor itself (the CLI, the demo).
 
     Raises:
         NotFound: no rulebook governing ``as_of`` has this list.
+        Unauthenticated, Forbidden: the list is not published and the reader is not staff.
     """
     owner = next((a for a in governing(store, as_of) if name in a.rulebook.lists), None)
     if owner is None:
         raise NotFound(f"no rulebook in force on {as_of} has a list {name!r}")
+    if reader is not None and reader.role not in STAFF and not owner.rulebook.lists[name].publish:
+        reason = f"list {name!r} is not published (its legal basis does not require it)"
+        if reader.role is Role.PUBLIC:
+            raise Unauthenticated(f"{reason}; staff credentials are needed")
+        raise Forbidden(reason)
     with store.read() as conn:
         rows = stored.entries(conn, owner.id, name, as_of, after=after, limit=limit)
         run = runs.last_run(conn)

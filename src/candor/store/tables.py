@@ -316,3 +316,71 @@ checks = Table(
     # no subject, logged as one row per (request, answer) (see ``candor.services.checks``).
     Column("times", Integer, nullable=False, server_default="1"),
 )
+
+
+# Clients: every caller of the API other than the public. One role each (separate duties,
+# separate credentials); a name is never reused, so logs that name a client stay unambiguous.
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("source_id", ForeignKey("sources.id")),  # role source: the source it submits for
+    Column("subject_id", ForeignKey("subjects.id")),  # role subject: who it is
+    # Relying parties: the measures they may check and the purposes they may state.
+    Column("measures", Json, nullable=False),
+    Column("purposes", Json, nullable=False),
+    Column("rate_per_minute", Integer),  # NULL: the deployment's default
+    Column("bulk_per_day", BigInteger),  # NULL: the deployment's default
+    Column("created_at", Instant, nullable=False),
+    Column("revoked_at", Instant),
+    CheckConstraint(
+        _one_of("role", "source", "officer", "reviewer", "relying_party", "subject", "auditor"),
+        name="role",
+    ),
+)
+
+# Credentials of clients, only as argon2id hashes. `public_id` is the token's visible prefix
+# part: it finds the row to verify against, and names the token in lists and revocations.
+# Kinds: `api` (a machine client's bearer token, also its OAuth2 client secret) and
+# `sign_in` (a one-time link for a subject, spent on first use).
+client_tokens = Table(
+    "client_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("public_id", String(16), nullable=False, unique=True),
+    Column("client_id", ForeignKey("clients.id"), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),
+    Column("hash", String(200), nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("expires_at", Instant, nullable=False),
+    Column("revoked_at", Instant),
+    Column("used_at", Instant),  # sign_in: when it was spent
+    CheckConstraint(_one_of("kind", "api", "sign_in"), name="kind"),
+)
+
+# Identifiers a relying party checked in bulk, per day: the daily cap holds across servers.
+client_usage = Table(
+    "client_usage",
+    metadata,
+    Column("client_id", ForeignKey("clients.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("bulk_identifiers", BigInteger, nullable=False),
+)
+
+# Every read of a subject's data other than a check (checks have their own log): who, why,
+# when, about whom and what was returned. The subject sees these in their file.
+accesses = Table(
+    "accesses",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("accessed_at", Instant, nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject_id", ForeignKey("subjects.id"), index=True),
+    Column("returned", String(500), nullable=False),
+)

@@ -7,8 +7,9 @@ requests. A check that needs
 rating work first (records arrived since the subject was rated, or a date before its stored
 listings) and a bulk check run on a worker thread.
 
-Access control comes with the issue "Access control, privacy and hardening"; until then the
-client named in the ``X-Candor-Client`` header is logged as the one who asked.
+Only relying parties ask, and only about the measures they are registered for, for a purpose
+they are registered for (``Principal.may_check``); a bulk request's identifiers also count
+against the client's daily bulk allowance before any is checked.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from datetime import date
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from candor.api.auth import allow
 from candor.api.models import AsOf as AsOfField
 from candor.api.models import BulkCheckIn, BulkCheckOut, CheckIn, CheckOut, MeasureName, Purpose
+from candor.domain.access import Principal, Role
 from candor.services.checks import (
     BULK_CHECK_LIMIT,
     Asked,
@@ -34,12 +37,13 @@ from candor.services.checks import (
     check_many,
     split_reference,
 )
+from candor.services.quotas import Quotas
 from candor.services.secret import load_secret
 
 JSON = "application/json"
 CLIENT_NOTE = (
-    "Until access control arrives, the client is taken from the `X-Candor-Client` header "
-    "(default `anonymous`) and logged with the check."
+    "Relying parties only, for a measure and a purpose their registration names (else 403); "
+    "the check is logged under the client's name."
 )
 
 
@@ -58,14 +62,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/v1", tags=["checks"], lifespan=_lifespan)
 
-ClientName = Annotated[
-    str,
-    Header(
-        alias="X-Candor-Client",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,63}$",
-        description="The relying party asking (logged). " + CLIENT_NOTE,
-    ),
-]
+RelyingParty = Annotated[Principal, allow(Role.RELYING_PARTY)]
 
 
 def _json(doc: dict[str, Any]) -> Response:
@@ -82,7 +79,8 @@ def _json(doc: dict[str, Any]) -> Response:
     "committed. 404 for a measure no rulebook in force defines; 422 for an invalid identifier "
     "(naming the rule it fails, never the identifier) or a missing purpose. " + CLIENT_NOTE,
 )
-async def post_check(body: CheckIn, request: Request, client: ClientName = "anonymous") -> Response:
+async def post_check(body: CheckIn, request: Request, caller: RelyingParty) -> Response:
+    caller.may_check(body.measure, body.purpose)
     state = request.app.state
     identifier = body.identifier
     if isinstance(identifier, str):
@@ -98,7 +96,7 @@ async def post_check(body: CheckIn, request: Request, client: ClientName = "anon
             checks.answer, scheme, raw, body.measure, as_of=as_of, today=today
         )
     log: CheckLog = state.check_log
-    await log.write(found.log_row(Asked(client, body.purpose)))
+    await log.write(found.log_row(Asked(caller.name, body.purpose)))
     return _json(found.answer.to_json())
 
 
@@ -156,7 +154,8 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     "/checks/bulk",
     response_model=BulkCheckOut,
     summary="Check one measure for many identifiers",
-    description=f"Up to {BULK_CHECK_LIMIT:,} identifiers per request (more: 413). The answers "
+    description=f"Up to {BULK_CHECK_LIMIT:,} identifiers per request (more: 413), and up to the "
+    "client's daily bulk allowance (more: 429 with Retry-After, nothing checked). The answers "
     "come in the order of the identifiers: `{applies, listing, until}` for each valid one, "
     "`{error}` naming the rule an invalid one fails (it is not checked; the others are). "
     "Every check is logged before the response is sent. " + CLIENT_NOTE,
@@ -167,12 +166,16 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
         }
     },
 )
-async def post_bulk_check(request: Request, client: ClientName = "anonymous") -> Response:
+async def post_bulk_check(request: Request, caller: RelyingParty) -> Response:
     # Read with orjson and checked here rather than by FastAPI: a million identifiers through
     # the stdlib JSON parser and per-item model validation cost more than answering them.
     head, identifiers = _bulk_request(await request.body())
+    caller.may_check(head.measure, head.purpose)
     state = request.app.state
     today = date.today()
+    if len(identifiers) <= BULK_CHECK_LIMIT:  # larger: refused by check_many, nothing counted
+        quotas: Quotas = state.quotas
+        await run_in_threadpool(quotas.count_bulk, caller, len(identifiers), today)
     as_of = head.as_of or today
     checks: Checks = state.checks
     answer = await run_in_threadpool(
@@ -184,7 +187,7 @@ async def post_bulk_check(request: Request, client: ClientName = "anonymous") ->
         head.measure,
         as_of=as_of,
         today=today,
-        client=client,
+        client=caller.name,
         purpose=head.purpose,
         measures=checks.measures(as_of),
     )

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 import candor
+from candor.api.auth import ANYONE, allow
 from candor.api.deps import StoreDep
 from candor.api.models import Health
 from candor.errors import ConfigurationError
@@ -14,7 +15,12 @@ from candor.store.migrate import current_revision
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=Health, summary="Liveness and store check")
+@router.get(
+    "/health",
+    response_model=Health,
+    summary="Liveness and store check",
+    dependencies=[allow(*ANYONE)],
+)
 def health(store: StoreDep) -> Health:
     try:
         with store.read() as conn:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
+from candor.api.auth import allow
 from candor.api.deps import RegistryDep, SettingsDep, SourceName, StoreDep
 from candor.api.models import IngestOut, RecordBatch, RejectOut
+from candor.domain.access import Principal, Role
 from candor.services.ingestion import ingest_objects
 
 router = APIRouter(prefix="/v1", tags=["records"])
@@ -17,7 +21,8 @@ router = APIRouter(prefix="/v1", tags=["records"])
     summary="Submit a batch of records",
     description="Checks every record, commits the valid ones durably and answers only after "
     "the commit. Re-sending a record unchanged counts as a duplicate; a changed record under "
-    "the same source_record_id is rejected (send a correction with refers_to instead).",
+    "the same source_record_id is rejected (send a correction with refers_to instead). "
+    "Only the source's own client may submit (403 otherwise).",
 )
 def submit_records(
     source: SourceName,
@@ -25,7 +30,9 @@ def submit_records(
     store: StoreDep,
     settings: SettingsDep,
     registry: RegistryDep,
+    caller: Annotated[Principal, allow(Role.SOURCE)],
 ) -> IngestOut:
+    caller.may_submit_for(source)
     result = ingest_objects(store, settings, registry, source, batch.records)
     return IngestOut(
         ingestion=result.ingestion_id,

@@ -7,13 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from candor.api.auth import ANYONE, allow
 from candor.api.deps import StoreDep
 from candor.api.rating_models import RulebookDocument, RulebookVersions
 from candor.domain.rulebook import parse_rulebook
 from candor.services import rulebooks as service
 from candor.store.rulebooks import StoredRulebook
 
-router = APIRouter(prefix="/v1/rulebooks", tags=["rulebooks"])
+# Public: a rule that is not published has no effect, so everyone may read every version.
+router = APIRouter(prefix="/v1/rulebooks", tags=["rulebooks"], dependencies=[allow(*ANYONE)])
 
 
 def _version(v: StoredRulebook, current: set[int]) -> dict[str, Any]:

@@ -1,12 +1,17 @@
-"""A subject's rating and its explanation, by the subject's public reference."""
+"""A subject's rating, its explanation and who has read or checked it, by public reference.
+
+Staff (officers, reviewers, auditors) read any subject and state a purpose; a subject reads only
+itself. Every read is logged and shows in the subject's access history.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from candor.api.auth import allow
 from candor.api.deps import RegistryDep, SettingsDep, StoreDep
 from candor.api.rating_models import (
     ExplanationOut,
@@ -14,9 +19,9 @@ from candor.api.rating_models import (
     SubjectFound,
     SubjectQuery,
 )
-from candor.errors import NotFound
-from candor.services.explain import explain, subject_by_ref, subject_ref
-from candor.services.rating import subject_id_for
+from candor.domain.access import STAFF, Principal, Role
+from candor.services import subject_reads
+from candor.services.explain import subject_by_ref
 from candor.services.secret import load_secret
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
@@ -26,6 +31,16 @@ SubjectRef = Annotated[
     Path(pattern=r"^S[0-9A-F]{20}$", description="The subject's public reference (S…)."),
 ]
 AsOf = Annotated[date | None, Query(description="The date to answer for (default: today).")]
+Purpose = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Why you read this subject's data (logged; required of staff, ignored for "
+        "the subject itself).",
+    ),
+]
+Staff = Annotated[Principal, allow(*STAFF)]
+Reader = Annotated[Principal, allow(*STAFF, Role.SUBJECT)]
 
 
 @router.post(
@@ -33,14 +48,16 @@ AsOf = Annotated[date | None, Query(description="The date to answer for (default
     response_model=SubjectFound,
     summary="Find a subject by identifier",
     description="The identifier goes in the body so that it never appears in a URL or a log. "
-    "404 when candor holds no records about it.",
+    "404 when candor holds no records about it. Staff only; logged with its purpose.",
 )
-def find_subject(query: SubjectQuery, store: StoreDep, settings: SettingsDep) -> SubjectFound:
+def find_subject(
+    query: SubjectQuery, store: StoreDep, settings: SettingsDep, caller: Staff
+) -> SubjectFound:
     hasher = load_secret(settings).identifier_hasher()
-    subject_id = subject_id_for(store, hasher, query.identifier, date.today())
-    if subject_id is None:
-        raise NotFound("candor holds no records about this identifier")
-    return SubjectFound(subject=subject_ref(store, subject_id))
+    ref = subject_reads.find(
+        store, hasher, caller, query.identifier, purpose=query.purpose, today=date.today()
+    )
+    return SubjectFound(subject=ref)
 
 
 @router.get(
@@ -52,9 +69,21 @@ def find_subject(query: SubjectQuery, store: StoreDep, settings: SettingsDep) ->
     "listings with their record, term, the ways off the list and how to object.",
 )
 def explanation(
-    subject: SubjectRef, store: StoreDep, registry: RegistryDep, as_of: AsOf = None
+    subject: SubjectRef,
+    store: StoreDep,
+    registry: RegistryDep,
+    caller: Reader,
+    as_of: AsOf = None,
+    purpose: Purpose = None,
 ) -> dict[str, object]:
-    found = explain(store, registry, subject_by_ref(store, subject), as_of=as_of or date.today())
+    found = subject_reads.explanation(
+        store,
+        registry,
+        caller,
+        subject_by_ref(store, subject),
+        as_of=as_of or date.today(),
+        purpose=purpose,
+    )
     return found.to_json()
 
 
@@ -64,7 +93,33 @@ def explanation(
     summary="A subject's scores, grades and listings in force",
 )
 def rating(
-    subject: SubjectRef, store: StoreDep, registry: RegistryDep, as_of: AsOf = None
+    subject: SubjectRef,
+    store: StoreDep,
+    registry: RegistryDep,
+    caller: Reader,
+    as_of: AsOf = None,
+    purpose: Purpose = None,
 ) -> RatingOut:
-    found = explain(store, registry, subject_by_ref(store, subject), as_of=as_of or date.today())
+    found = subject_reads.explanation(
+        store,
+        registry,
+        caller,
+        subject_by_ref(store, subject),
+        as_of=as_of or date.today(),
+        purpose=purpose,
+        action="rating",
+    )
     return RatingOut.model_validate(found.summary())
+
+
+@router.get(
+    "/{subject}/accesses",
+    summary="Who has read this subject's data, and every check made about it",
+    description="The latest 1,000 reads (client, role, purpose, time, what was returned) and "
+    "checks (relying party, purpose, time, measure, answer), newest first.",
+)
+def accesses(
+    subject: SubjectRef, store: StoreDep, caller: Reader, purpose: Purpose = None
+) -> dict[str, Any]:
+    found = subject_reads.history(store, caller, subject_by_ref(store, subject), purpose=purpose)
+    return found.to_json()

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import typer
 
-from candor.cli.commands import check, demo, ingest, rating, rulebook, serve, setup, sources
+from candor.cli.commands import (
+    check,
+    clients,
+    demo,
+    ingest,
+    rating,
+    rulebook,
+    serve,
+    setup,
+    sources,
+)
 
 
 def register(app: typer.Typer) -> None:
     app.command("init")(setup.init)
     app.add_typer(sources.app, name="sources")
+    app.add_typer(clients.app, name="clients")
     app.command("ingest")(ingest.ingest)
     app.add_typer(rulebook.app, name="rulebook")
     app.command("rate")(rating.rate)

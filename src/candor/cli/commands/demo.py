@@ -21,7 +21,14 @@ from candor.cli.options import DbOption, JsonOption, settings_for
 from candor.cli.output import emit, reports_errors, stderr, stdout
 from candor.errors import CandorError
 from candor.services import ingestion
-from candor.services.demo import DEMO_MEASURE, DemoParameters, DemoSummary, build_demo
+from candor.services.demo import (
+    DEMO_CLIENTS,
+    DEMO_MEASURE,
+    DEMO_PURPOSE,
+    DemoParameters,
+    DemoSummary,
+    build_demo,
+)
 
 
 @reports_errors
@@ -104,8 +111,15 @@ def demo(
     thread = threading.Thread(target=server.run, name="candor-demo-server", daemon=True)
     thread.start()
     try:
-        answer = _check_over_http(server, thread, host, summary.listed_identifier)
+        answer = _check_over_http(
+            server, thread, host, summary.listed_identifier, summary.tokens["demo-airline"]
+        )
         data = {**summary.to_json(), "check_over_http": answer}
+        # The demo's own throwaway credentials, shown to its user so they can try the API.
+        data["clients"] = {
+            name: {"role": DEMO_CLIENTS[name].value, "token": token}
+            for name, token in summary.tokens.items()
+        }
         emit(data, as_json=as_json, render=lambda: _render(summary, answer))
         if serve:
             stderr.print(
@@ -122,9 +136,14 @@ def demo(
 
 
 def _check_over_http(
-    server: uvicorn.Server, thread: threading.Thread, host: str, identifier: str | None
+    server: uvicorn.Server,
+    thread: threading.Thread,
+    host: str,
+    identifier: str | None,
+    token: str,
 ) -> dict[str, Any] | None:
-    """POST /v1/checks to the demo's own server; the request and its answer."""
+    """POST /v1/checks to the demo's own server, as its sample airline; the request and its
+    answer."""
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
@@ -137,11 +156,11 @@ def _check_over_http(
         return None
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://{host}:{port}/v1/checks"
-    body = {"identifier": identifier, "measure": DEMO_MEASURE, "purpose": "demo: boarding check"}
+    body = {"identifier": identifier, "measure": DEMO_MEASURE, "purpose": DEMO_PURPOSE}
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "X-Candor-Client": "demo-airline"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (http on loopback, our own server)
@@ -188,6 +207,11 @@ def _render(summary: DemoSummary, check: dict[str, Any] | None) -> None:
             f"{json.dumps(check['request'], ensure_ascii=False)}\n"
             f"  → {check['status']} {json.dumps(check['answer'], ensure_ascii=False)}"
         )
+    clients = Table("client", "role", "token (send as `Authorization: Bearer …`)")
+    clients.title = "the demo's API clients (tokens valid 30 days; new ones each run)"
+    for name, token in summary.tokens.items():
+        clients.add_row(name, DEMO_CLIENTS[name].value, token)
+    stdout.print(clients)
 
 
 def _render_rating(summary: DemoSummary) -> None:

@@ -12,7 +12,8 @@ from rich.table import Column, Table
 from candor.cli.options import AsOfOption, DbOption, JsonOption, day, settings_for
 from candor.cli.output import emit, reports_errors, stderr, stdout
 from candor.errors import NotFound
-from candor.services.explain import Explanation, RulebookExplained, explain
+from candor.services import subject_reads
+from candor.services.explain import Explanation, RulebookExplained
 from candor.services.rating import RateSummary, rate_all, subject_id_for
 from candor.services.registry import load_registry
 from candor.services.secret import load_secret
@@ -85,10 +86,15 @@ def explain_(
         str, typer.Argument(metavar="SCHEME:IDENTIFIER", help="e.g. cn_resident_id:…")
     ],
     as_of: AsOfOption = None,
+    purpose: Annotated[
+        str, typer.Option(help="Why you read this subject's data (logged in its file).")
+    ] = "command line: candor explain",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a subject's score, grade and listings, and every record and rule behind them."""
+    """Show a subject's score, grade and listings, and every record and rule behind them.
+
+    The read is logged in the subject's file under `cli:<your user name>` with its purpose."""
     settings = settings_for(db)
     when, today = day(as_of), date.today()
     hasher = load_secret(settings).identifier_hasher()
@@ -96,7 +102,14 @@ def explain_(
         subject_id = subject_id_for(store, hasher, subject, today)
         if subject_id is None:
             raise NotFound("candor holds no records about this identifier")
-        found = explain(store, load_registry(settings), subject_id, as_of=when)
+        found = subject_reads.explanation(
+            store,
+            load_registry(settings),
+            subject_reads.operator(),
+            subject_id,
+            as_of=when,
+            purpose=purpose,
+        )
     emit(found.to_json(), as_json=as_json, render=lambda: _render_explanation(found))
 
 
