@@ -223,15 +223,29 @@ def _store_batch(
 
     The stored rows are read inside the write transaction (on PostgreSQL on a connection of
     their own, while ``lock_for_batch`` keeps one-subject re-rates from changing them).
+
+    Subjects re-rated in the store from records beyond ``through`` — a check or an API
+    ingestion re-rated them while this run was reading and rating — are left as they are: this
+    run computed them from fewer records. Overwriting them used to withdraw a listing that a
+    newer record had just entered (its record is above ``through``, so this run does not
+    compute it) and put back an older rating, while their re-rating's ``through_record_id``
+    (kept by ``finish_run``) told checks the stored rows were current: a listed subject's check
+    answered "does not apply" until the next run (tests/hardening/test_concurrency.py).
     """
     now = datetime.now(UTC)
     ids = [a.id for a in rulebooks]
     with store.write() as conn:
         stored.lock_for_batch(conn)
+        # Read under the lock: on PostgreSQL no re-rate can commit from here to the commit.
+        newer = stored.rerated_after(conn, through)
         run_id = stored.start_run(conn, as_of, through, now)
-        changed = stored.batch_rating_changes(ratings, export.ratings(store, conn, ids))
+        previous = stored.without_subjects(export.ratings(store, conn, ids), newer)
+        changed = stored.batch_rating_changes(stored.without_subjects(ratings, newer), previous)
         written, history = stored.save_batch_ratings(conn, changed, as_of, now)
-        listing_changes = stored.batch_listing_changes(listings, export.listings(store, conn, ids))
+        kept = stored.without_subjects(export.listings(store, conn, ids), newer)
+        listing_changes = stored.batch_listing_changes(
+            stored.without_subjects(listings, newer), kept
+        )
         added, redone, withdrawn = stored.save_batch_listings(conn, listing_changes, as_of, now)
         subjects = pc.count_distinct(ratings["subject_id"]).as_py() if ratings.num_rows else 0
         stored.finish_run(conn, run_id, subjects, now)
@@ -290,6 +304,9 @@ def rerate_subject(store: Store, registry: Registry, subject_id: int, *, today: 
     plan = plan_for(rulebooks, registry, one_subject=True)
     now = datetime.now(UTC)
     with store.write() as conn:
+        # First, so that a concurrent re-rating of the same subject has committed before this
+        # one reads anything (see ``lock_subject``).
+        stored.lock_subject(conn, subject_id)
         through = stored.watermark(conn)
         rows = run_in_store(conn, plan, subject_id, today)
         previous = stored.stored_ratings(conn, subject_id)

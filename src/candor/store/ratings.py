@@ -281,6 +281,49 @@ NEW_LISTING_COLUMNS = (
 )
 
 
+# The first key of the advisory locks that serialise one subject's re-ratings on PostgreSQL
+# ("cand"); the second is the subject id (its low 31 bits: two subjects sharing a key only wait
+# for each other).
+_RERATE_LOCK = 0x63616E64
+
+
+def lock_subject(conn: Connection, subject_id: int) -> None:
+    """Hold back other one-subject re-ratings of this subject until this transaction ends.
+
+    Without it, on PostgreSQL two re-ratings of one subject at once (two checks of a subject
+    whose records just changed) each read the stored listings before the other's insert
+    committed, both inserted the same new listing, and the second check failed on the unique
+    (rulebook_id, list_name, record_id) (tests/hardening/test_concurrency.py). Subjects with a
+    stored rating were spared only because the rating upsert happened to wait on the row first.
+    On SQLite the write transaction already excludes every other writer.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :subject)"),
+            {"space": _RERATE_LOCK, "subject": subject_id & 0x7FFFFFFF},
+        )
+
+
+def rerated_after(conn: Connection, through: int) -> list[int]:
+    """The subjects re-rated one at a time from records beyond ``through``: their stored
+    ratings and listings are newer than a batch run that read records up to ``through``."""
+    return sorted(
+        conn.execute(
+            select(subject_rerates.c.subject_id).where(
+                subject_rerates.c.through_record_id > through
+            )
+        ).scalars()
+    )
+
+
+def without_subjects(table: pa.Table, subject_ids: Sequence[int]) -> pa.Table:
+    """``table``'s rows whose ``subject_id`` is not among ``subject_ids``."""
+    if not subject_ids or table.num_rows == 0:
+        return table
+    left_out = pa.array(subject_ids, type=table.schema.field("subject_id").type)
+    return table.filter(pc.invert(pc.is_in(table["subject_id"], value_set=left_out)))
+
+
 def lock_for_batch(conn: Connection) -> None:
     """Hold back one-subject writes to ratings and listings until this transaction ends, so
     that the stored rows a batch compares with (read on another connection) stay the stored
