@@ -274,6 +274,16 @@ def test_staff_must_say_why_they_read(api: TestClient, world: World) -> None:
     assert "purpose" in response.json()["detail"]
 
 
+def test_a_purpose_is_plain_text(api: TestClient, world: World) -> None:
+    response = api.get(
+        f"/v1/subjects/{world.listed_ref}/rating",
+        params={"purpose": "review\x00 7"},
+        headers=world.headers[Role.OFFICER],
+    )
+    assert response.status_code == 400
+    assert "control characters" in response.json()["detail"]
+
+
 def test_a_relying_party_asks_only_for_a_registered_purpose(api: TestClient, world: World) -> None:
     body = {"identifier": f"cn_resident_id:{LISTED}", "measure": "no_air_travel"}
     refused = api.post(

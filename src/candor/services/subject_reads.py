@@ -44,6 +44,10 @@ def _purpose(principal: Principal, purpose: str | None) -> str:
         raise InvalidInput("say why you read this subject's data (purpose)")
     if len(stated) > 200:
         raise InvalidInput("a purpose is at most 200 characters")
+    # The purpose is logged and shown to the subject: plain text only (PostgreSQL also refuses
+    # NUL in text, which would otherwise surface as a server error).
+    if any(ord(c) < 32 or ord(c) == 127 for c in stated):
+        raise InvalidInput("a purpose is plain text: no control characters")
     return stated
 
 

@@ -44,7 +44,11 @@ def list_entries(
     store: StoreDep,
     reader: Reader,
     as_of: AsOf = None,
-    after: Annotated[int, Query(ge=0, description="`next_after` of the previous page.")] = 0,
+    # Capped at the largest 64-bit integer: a listing id is a BIGINT, and a larger value made
+    # the database driver overflow (a 500) instead of a 422.
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="`next_after` of the previous page.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, object]:
     page = service.entries(
