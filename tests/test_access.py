@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ from candor.api import create_app
 from candor.api.auth import DOCUMENTATION, matrix, matrix_markdown
 from candor.domain.access import Role
 from candor.domain.registry import Registry
+from candor.services.authentication import Authenticator
 from candor.services.clients import add_client, revoke, sign_in_link
 from candor.services.explain import subject_ref
 from candor.services.ingestion import ingest_objects
@@ -563,3 +565,25 @@ def test_every_read_and_check_shows_in_the_subjects_access_history(
         "no_air_travel",
         True,
     )
+
+
+def test_a_new_token_arriving_many_times_at_once_is_hashed_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2id takes 64 MiB and tens of milliseconds: sixteen requests with a token the server
+    has not seen yet must not hash it sixteen times at once."""
+    real = candor.services.authentication.verify_token
+    calls: list[int] = []
+
+    def counted(row: Any, token: str) -> bool:
+        calls.append(1)
+        time.sleep(0.05)  # the hash's cost, so that the requests overlap
+        return real(row, token)
+
+    monkeypatch.setattr(candor.services.authentication, "verify_token", counted)
+    authenticator = Authenticator(world.store, load_secret(world.settings))
+    token = world.tokens[Role.AUDITOR]
+    with ThreadPoolExecutor(16) as pool:
+        principals = list(pool.map(authenticator.verify, [token] * 16))
+    assert {p.name for p in principals} == {"auditor-zhao"}
+    assert len(calls) == 1
