@@ -76,7 +76,10 @@ def check_references(
             in_batch is not None
             and in_batch.row is not None
             and in_batch.row < ref.row
-            and ref.refers_to not in refused
+            # Refused by this loop (its own reference failed). Another row refused under the
+            # same id is no matter: a rejected row is no record, and the id may be sent again,
+            # fixed, further on.
+            and refused.get(ref.refers_to) != in_batch.row
         )
         if target is None and earlier_here:
             target = in_batch

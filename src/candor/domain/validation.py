@@ -23,7 +23,6 @@ from candor.domain import identifier_columns as ic
 from candor.domain.disclosure import quoted_token
 from candor.domain.identifiers import (
     BLANKS,
-    CONTROL_CHARS,
     SCHEME_KINDS,
     IdentifierScheme,
 )
@@ -44,7 +43,20 @@ from candor.domain.subjects import A_KIND, SubjectKind
 EARLIEST_DATE = date(1900, 1, 1)
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
-_CONTROL_EXCEPT_TAB_NEWLINE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # CR too: CRLF is a newline
+# Besides the C0 and C1 controls, text fields refuse Unicode's bidirectional embedding, override
+# and isolate controls (U+202A-U+202E, U+2066-U+2069): they reorder how the text around them is
+# shown ("Trojan Source"), so that a name or a record id displays as another one. Single-line
+# fields also refuse the line and paragraph separators U+2028 and U+2029, line breaks as much as
+# LF is.
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_CONTROL = f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]"
+_CONTROL_EXCEPT_TAB_NEWLINE = (  # CR too: CRLF is a newline
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI_CONTROLS}]"
+)
+# ``disclosure.RESIDENT_ID_SHAPE`` with full-width digits too: an ID number typed in a Chinese
+# input method's full-width mode (１１０１…Ｘ) is the same number, and would otherwise be stored in
+# clear in a free-text field.
+_RESIDENT_ID_ANY_WIDTH = r"(^|[^0-9０-９])[0-9０-９]{17}[0-9０-９XxＸｘ]($|[^0-9０-９])"
 
 # Columns of a checked batch, in order. `identifier` is the normalised identifier in clear: the
 # ingestion service replaces it by its keyed hash before anything is written.
@@ -111,7 +123,7 @@ def _text_checks(
 def _no_identifier_inside(col: pl.Expr) -> tuple[pl.Expr, str]:
     return (
         # A resident-ID-shaped run in a free-text field would store an identifier in clear.
-        col.str.contains(disclosure.RESIDENT_ID_SHAPE),
+        col.str.contains(_RESIDENT_ID_ANY_WIDTH),
         "must not contain a personal identifier (18-character ID numbers go in the "
         "identifier column only)",
     )
@@ -238,9 +250,7 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
 
     return {
         "source_record_id": _first(
-            *_text_checks(
-                srid, required=True, max_length=SOURCE_RECORD_ID_MAX, control=CONTROL_CHARS
-            ),
+            *_text_checks(srid, required=True, max_length=SOURCE_RECORD_ID_MAX, control=_CONTROL),
             _no_identifier_inside(srid),
         ),
         "identifier_scheme": _first(
@@ -261,9 +271,7 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
             ),
         ),
         "name": _first(
-            *_text_checks(
-                pl.col("name"), required=True, max_length=NAME_MAX, control=CONTROL_CHARS
-            ),
+            *_text_checks(pl.col("name"), required=True, max_length=NAME_MAX, control=_CONTROL),
             _no_identifier_inside(pl.col("name")),
         ),
         "record_type": _first(
@@ -339,7 +347,7 @@ def _field_checks(registry: Registry, rules: RecordRules) -> dict[str, pl.Expr]:
                 pl.col("refers_to"),
                 required=False,
                 max_length=SOURCE_RECORD_ID_MAX,
-                control=CONTROL_CHARS,
+                control=_CONTROL,
             ),
             _no_identifier_inside(pl.col("refers_to")),
             (pl.col("refers_to") == srid, "a record cannot refer to itself"),
@@ -403,9 +411,7 @@ def _attribute_value(
         )
     else:
         value = col
-        checks += _text_checks(
-            col, required=False, max_length=spec.string_limit, control=CONTROL_CHARS
-        )
+        checks += _text_checks(col, required=False, max_length=spec.string_limit, control=_CONTROL)
         checks.append(_no_identifier_inside(col))
     if spec.minimum is not None:
         checks.append((value < spec.minimum, f"is below the minimum {_number(spec.minimum)}"))

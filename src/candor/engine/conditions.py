@@ -93,6 +93,10 @@ def parse_condition(text: str, record_type: str, spec: RecordTypeSpec) -> exp.Ex
         raise ConditionError("must be one expression, not several statements")
     tree = statements[0]
     for node in tree.walk():
+        if node.comments:
+            # SQLGlot keeps comments, defused, in the SQL it writes; but a published rule shows
+            # all it does in its text, and a comment is text that does nothing.
+            raise ConditionError("contains a comment (-- or /* */); put notes in `description`")
         _check_node(node, record_type, spec)
     if value_type(tree, spec) is not ValueType.BOOLEAN:
         raise ConditionError("must be true or false (a comparison, or a boolean attribute)")
@@ -118,7 +122,9 @@ def _check_node(node: exp.Expr, record_type: str, spec: RecordTypeSpec) -> None:
         return
     if isinstance(node, exp.Func):
         allowed = ", ".join(sorted(ALLOWED_FUNCTIONS.values()))
-        raise ConditionError(f"calls {node.sql_name()}, which is not allowed ({allowed})")
+        # SQLGlot parses a function it does not know as Anonymous: name it as written.
+        name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+        raise ConditionError(f"calls {name}, which is not allowed ({allowed})")
     what = "a subquery" if isinstance(node, exp.Select | exp.Subquery) else node.key
     raise ConditionError(f"uses {what}, which a condition may not")
 

@@ -7,6 +7,7 @@ text columns the CSV reader produces, so both go through one validation.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from candor.domain import disclosure
 from candor.domain.disclosure import token
 from candor.domain.records import ATTRIBUTE_PREFIX, ROW_COLUMN, TEXT_FIELDS, columns
 from candor.domain.rejects import ROW_FIELD, Reject
-from candor.formats.raw import RawBatch
+from candor.formats.raw import RawBatch, check_encoding
 
 _TEXT_FIELDS = frozenset(TEXT_FIELDS)
 ATTRIBUTES_KEY = "attributes"
@@ -120,10 +121,39 @@ def _key(key: Any) -> str:
     return token(key) or "(unnamed key)"
 
 
+def _key_count(obj: Any) -> int:
+    """Keys of a record object and of its attributes object."""
+    if not isinstance(obj, Mapping):
+        return 0
+    attributes = obj.get(ATTRIBUTES_KEY)
+    return len(obj) + (len(attributes) if isinstance(attributes, Mapping) else 0)
+
+
+def _repeated_keys(line: bytes) -> list[str]:
+    """The fields whose key a JSON line gives twice, in the object or in its attributes."""
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                known = key in _TEXT_FIELDS or key == ATTRIBUTES_KEY
+                repeated.append(_key(key) if known else f"{ATTRIBUTE_PREFIX}{_key(key)}")
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except ValueError:  # orjson read it; should the standard library not, let it stand
+        return []
+    return sorted(set(repeated))
+
+
 def read_jsonl(
     path: Path, *, attribute_names: frozenset[str], batch_rows: int
 ) -> Iterator[RawBatch]:
     """Yield the file's records in batches of at most ``batch_rows`` lines; blank lines skipped."""
+    check_encoding(path, origin=path.name)
     batcher = ObjectBatcher(attribute_names)
     position = 0
     with path.open("rb") as f:
@@ -144,7 +174,22 @@ def read_jsonl(
                 )
                 batcher.rejects.append(Reject(number, ROW_FIELD, reason))
             else:
-                batcher.add(number, obj)
+                # JSON leaves a key given twice open (orjson keeps the last value, other readers
+                # the first): ``"status":"final",…,"status":"overturned"`` must not be read as
+                # either. Each key is followed by ``":``, so a line with more of them than the
+                # object has keys may repeat one; only such a line is parsed again to find out.
+                # (A key written ``"name" :`` is not counted, and its repeat may go unseen.)
+                repeated = _repeated_keys(line) if line.count(b'":') > _key_count(obj) else []
+                if repeated:
+                    srid = disclosure.source_record_id(obj.get("source_record_id"))
+                    batcher.rejects += [
+                        Reject(
+                            number, field, "is given twice; which value is meant is unclear", srid
+                        )
+                        for field in repeated
+                    ]
+                else:
+                    batcher.add(number, obj)
             if len(batcher) + len(batcher.rejects) >= batch_rows:
                 yield batcher.take(position)
     if len(batcher) or batcher.rejects:

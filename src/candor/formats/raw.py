@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
@@ -37,12 +38,37 @@ class RawBatch:
         return self.frame.height + len({r.row for r in self.rejects})
 
 
+# Byte-order marks of encodings other than UTF-8 (UTF-32's start like UTF-16's).
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def check_encoding(path: Path, *, origin: str) -> None:
+    """Refuse a file that says it is UTF-16 (or UTF-32) before reading it as UTF-8.
+
+    Read as UTF-8, every line of such a file is rejected one by one, or the header is reported
+    as unknown columns; neither tells the source what is wrong.
+    """
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head.startswith(_UTF16_BOMS):
+        raise InvalidInput(
+            f"{origin}: starts with a UTF-16 byte-order mark (bytes {head[:2].hex(' ')}); "
+            "candor reads UTF-8 — save the file as UTF-8"
+        )
+
+
 def check_columns(columns: Iterable[str], attribute_names: frozenset[str], *, origin: str) -> None:
     """Refuse a header that lacks a required column or has one candor does not know.
 
     A misspelt column would otherwise be silently ignored and its data lost.
     """
     names = list(columns)
+    if any("\x00" in name for name in names):
+        # UTF-16 without a byte-order mark: every other byte of an ASCII header is NUL.
+        raise InvalidInput(
+            f"{origin}: the header holds NUL characters; is the file UTF-16? candor reads UTF-8 "
+            "— save the file as UTF-8"
+        )
     known = set(TEXT_FIELDS)
     seen: set[str] = set()
     for name in names:
