@@ -9,10 +9,17 @@ the current one, so the two halves overlap.
 Idempotency: a source's ``source_record_id`` names one record. Sent again unchanged it counts
 as a duplicate; sent again changed it is rejected, because records are never edited — a
 correction is a new record whose ``refers_to`` names the old one.
+
+A crash (a killed process, a stopped machine) loses only the batch being written: every batch
+acknowledged before it is in the store, nothing of the one in flight is. Ingesting the file
+again adds the rest, the rows already in counting as duplicates. The crashed run's row, left
+``running``, is marked failed as interrupted by the next file ingestion (see
+``candor.store.ingestions``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -66,13 +73,16 @@ KNOWN_IDENTIFIERS_MAX = 250_000
 
 @dataclass(frozen=True)
 class Progress:
-    """Where an ingestion stands after a committed batch."""
+    """Where an ingestion stands after a committed batch: what is acknowledged so far."""
 
     position: int  # bytes of the file consumed
     rows_read: int
     accepted: int
     rejected: int
     duplicates: int
+    ingestion_id: int
+    batches: int  # batches committed so far; the last one's ingest_batches.seq is batches - 1
+    last_row: int | None  # the last file row of the last batch committed
 
 
 @dataclass(frozen=True)
@@ -224,13 +234,30 @@ class Ingestion:
         self.hasher = hasher
         self.rules = RecordRules(registry, source.mandate, today)
         self._seq = 0
-        with store.write() as conn:
-            self.id = runs.start(conn, source.id, channel, file_name, datetime.now(UTC))
+        claim: runs.Claim | None = None
+        try:
+            with store.write() as conn:
+                self.id = runs.start(conn, source.id, channel, file_name, datetime.now(UTC))
+                # A file's run is claimed before its row is committed, so that no one ever sees
+                # it `running` unclaimed and takes it for one whose process has gone. (An API
+                # request's run is not: it lasts one request, and is taken for gone by its age.)
+                if channel == "file":
+                    claim = runs.claim(conn, self.id)
+        except BaseException:
+            if claim is not None:
+                claim.release()
+            raise
+        self._claim = claim or runs.Claim()
         self.totals = BatchCounts(0, 0, 0, 0)
         # Identifiers this run has resolved in committed batches: a subject's records are spread
         # over a file, and looking each identifier up once per run instead of once per batch
         # takes a large share of the writing off the store.
         self._known: dict[bytes, Resolved] = {}
+
+    @property
+    def batches(self) -> int:
+        """How many batches this run has committed."""
+        return self._seq
 
     def prepare(self, raw: RawBatch) -> _Prepared:
         return _prepare(raw, self.rules, self.hasher)
@@ -387,8 +414,29 @@ class Ingestion:
                 t.rejected,
                 t.duplicates,
             )
-        with self.store.write() as conn:
-            runs.finish(conn, self.id, "failed" if error else "completed", datetime.now(UTC), error)
+        try:
+            with self.store.write() as conn:
+                runs.finish(
+                    conn, self.id, "failed" if error else "completed", datetime.now(UTC), error
+                )
+        finally:
+            # Given up even when the write failed: the run then reads as interrupted, which
+            # it is.
+            self._claim.release()
+
+
+def mark_interrupted(store: Store) -> list[int]:
+    """Mark failed the ingestions left ``running`` by a process that has gone; their ids."""
+    # The claims taken are given up once the transaction has ended (the stack closes last).
+    with contextlib.ExitStack() as after_commit, store.write() as conn:
+        gone = runs.mark_interrupted(conn, after_commit, datetime.now(UTC))
+    for run_id in gone:
+        log.warning(
+            "ingestion %d was interrupted (its process ended before it finished); marked "
+            "failed, its committed batches kept",
+            run_id,
+        )
+    return gone
 
 
 # SQLSTATEs of a collision with a concurrent writer: unique violation, serialization failure,
@@ -457,6 +505,9 @@ def ingest_file(
     kind = file_format(path, fmt)
     source = get_source(store, source_name)
     hasher = load_secret(settings).identifier_hasher()
+    # A file is often ingested again because its last run was interrupted: say so in the store
+    # first. (Not per API request: each would scan the runs.)
+    mark_interrupted(store)
     out = RejectsFile(rejects_path or default_rejects_path(path), reading=path)
     try:
         run = Ingestion(
@@ -480,7 +531,16 @@ def ingest_file(
             if on_progress:
                 t = run.totals
                 on_progress(
-                    Progress(batch.position, t.rows_read, t.accepted, t.rejected, t.duplicates)
+                    Progress(
+                        batch.position,
+                        t.rows_read,
+                        t.accepted,
+                        t.rejected,
+                        t.duplicates,
+                        run.id,
+                        run.batches,
+                        batch.last_row,
+                    )
                 )
     except BaseException as e:
         run.finish(error=describe_failure(e)[:2000])

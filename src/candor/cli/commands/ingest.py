@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.progress import (
     BarColumn,
@@ -38,6 +40,16 @@ def ingest(
         Path | None,
         typer.Option(help="Where to write the rejects CSV (default: FILE.rejects.csv)."),
     ] = None,
+    progress_jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--progress-jsonl",
+            help="After each batch is committed, print on stderr one JSON object of what is "
+            "acknowledged so far (ingestion, batches, last_row, rows_read, accepted, rejected, "
+            "duplicates) instead of the progress bar. Every row up to last_row survives a "
+            "crash from then on.",
+        ),
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -58,11 +70,27 @@ def ingest(
             TimeRemainingColumn(),
             console=stderr,
             transient=as_json,
+            disable=progress_jsonl,
         ) as progress,
     ):
         task = progress.add_task(f"ingest {file.name}", total=size, rows=0, accepted=0, rejected=0)
 
         def on_progress(p: ingestion.Progress) -> None:
+            if progress_jsonl:
+                # One write per line, flushed: a reader never sees a batch acknowledged that
+                # was not committed, nor half a line.
+                line = {
+                    "ingestion": p.ingestion_id,
+                    "batches": p.batches,
+                    "last_row": p.last_row,
+                    "rows_read": p.rows_read,
+                    "accepted": p.accepted,
+                    "rejected": p.rejected,
+                    "duplicates": p.duplicates,
+                }
+                sys.stderr.write(orjson.dumps(line).decode() + "\n")
+                sys.stderr.flush()
+                return
             progress.update(
                 task,
                 completed=p.position,
