@@ -522,7 +522,7 @@ def test_the_check_reads_agree_with_the_rating_store(
             }
         for ref, subject in subjects.items():
             assert subject is not None
-            one = reads.state(hasher.key_id, hasher.digest("cn_resident_id", ref))
+            one = reads.state(hasher.hashed([("cn_resident_id", ref)]))
             assert one.subject_id == subject
             assert (one.stale, one.rated_for) == expected[subject]
             assert (bulk.stale(subject), bulk.rated_for(subject)) == expected[subject]

@@ -121,3 +121,17 @@ class ConfigurationError(CandorError):
     STATUS = 500
     TYPE = "configuration"
     TITLE = "Configuration error"
+
+
+class StaleSecret(ConfigurationError):
+    """The store's identifiers are hashed under a key this process's secret lacks."""
+
+    STATUS = 503  # the process, not the caller, is behind: a retry elsewhere may succeed
+
+    def __init__(self, have: int, needed: int) -> None:
+        super().__init__(
+            f"the store's identifiers are hashed under key {needed} (after `candor keys "
+            f"rotate`), but this process's deployment secret ends at key {have}: give it the "
+            "rotated secret file (or CANDOR_SECRET)"
+        )
+        self.have, self.needed = have, needed

@@ -41,12 +41,13 @@ import polars as pl
 from candor.domain import identifier_columns
 from candor.domain.identifiers import InvalidIdentifier, parse_identifier
 from candor.domain.listings import effective_end, in_force
-from candor.domain.pseudonyms import IdentifierHasher
+from candor.domain.pseudonyms import Hashed, IdentifierHasher
 from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook
-from candor.errors import InvalidInput, NotFound, PayloadTooLarge
+from candor.errors import InvalidInput, NotFound, PayloadTooLarge, StaleSecret
 from candor.services.rating import rate_subject, rerate_subject
 from candor.services.rulebooks import governing
+from candor.services.secret import KeyRing
 from candor.store import checks as stored
 from candor.store.database import Store
 
@@ -259,13 +260,25 @@ class Checks:
     """
 
     def __init__(
-        self, store: Store, registry: Registry, hasher: IdentifierHasher, *, readers: int = 4
+        self,
+        store: Store,
+        registry: Registry,
+        hasher: IdentifierHasher | KeyRing,
+        *,
+        readers: int = 4,
     ) -> None:
+        """``hasher`` may be a ``KeyRing``: a server's, which follows key rotations."""
         self.store = store
         self.registry = registry
-        self.hasher = hasher
+        self._keys = hasher
         self._reads = stored.DriverReads(store, readers)
         self._governing = _GoverningCache(store)
+
+    @property
+    def hasher(self) -> IdentifierHasher:
+        """The identifier keys now (a ``KeyRing``'s current ones)."""
+        keys = self._keys
+        return keys if isinstance(keys, IdentifierHasher) else keys.current()
 
     def close(self) -> None:
         self._reads.close()
@@ -307,8 +320,17 @@ class Checks:
             parsed = parse_identifier(scheme, raw, today=today)
         except InvalidIdentifier as e:
             raise InvalidIdentifierError(f"identifier: {e}") from None
-        digest = self.hasher.digest(parsed.scheme.value, parsed.value)
-        state = self._reads.state(self.hasher.key_id, digest)
+        keys = self._keys
+        hasher = keys if isinstance(keys, IdentifierHasher) else keys.current()
+        pair = [(parsed.scheme.value, parsed.value)]
+        hashed = hasher.hashed(pair)
+        state = self._reads.state(hashed)
+        if state.identifier_key > hasher.key_id:
+            # A rotation has begun that this process has not seen: its hash may have moved.
+            if isinstance(keys, IdentifierHasher):
+                raise StaleSecret(hasher.key_id, state.identifier_key)
+            hashed = keys.catch_up(state.identifier_key).hashed(pair)
+            state = self._reads.state(hashed)
         measures = self._governing.get(as_of, state.rulebooks_marker)
         imposing = measures.imposing(measure)
         subject_id = state.subject_id
@@ -320,7 +342,7 @@ class Checks:
         if state.stale:
             # Bring the stored listings up to date first, so that every listing has its reference.
             rerate_subject(self.store, self.registry, subject_id, today=today)
-            state = self._reads.state(self.hasher.key_id, digest)
+            state = self._reads.state(hashed)
         chosen = None
         if state.rated_for is not None and state.rated_for <= as_of:
             chosen = _decide(_in_store(state.listings), imposing, as_of)
@@ -606,7 +628,7 @@ class _Stages:
 
 def _checked_and_hashed(
     identifiers: Sequence[object], hasher: IdentifierHasher, today: date
-) -> tuple[list[str | None], list[bytes]]:
+) -> tuple[list[str | None], Hashed]:
     """Per identifier, why it is refused (None: valid); and the keyed hashes of the valid ones,
     in order. Shape and scheme rules are checked a column at a time."""
     frame = _split(identifiers)
@@ -624,10 +646,10 @@ def _checked_and_hashed(
     problems: list[str | None] = frame.get_column("problem").to_list()
     valid = frame.filter(pl.col("problem").is_null())
     del frame
-    digests = hasher.digests(
+    hashed = hasher.hashed(
         zip(valid.get_column("scheme").to_list(), valid.get_column("value").to_list(), strict=True)
     )
-    return problems, digests
+    return problems, hashed
 
 
 _LogAnswer = tuple[int | None, bool, int | None, date | None]
@@ -711,13 +733,13 @@ def check_many(
         measures = Measures(governing(store, as_of), as_of)
     imposing = measures.imposing(measure)
     at = datetime.now(UTC)
-    problems, digests = _checked_and_hashed(identifiers, hasher, today)
+    problems, hashed = _checked_and_hashed(identifiers, hasher, today)
     stages.done("validate and hash")
 
     with store.read() as conn:
-        subjects = stored.subject_ids(conn, hasher.key_id, digests)
+        subjects = stored.subject_ids(conn, hashed)
         state = stored.rating_state(conn)
-    del digests
+    del hashed
     known = sorted({s for s in subjects if s is not None})
     stages.done("subjects")
     stale = [s for s in known if state.stale(s)]

@@ -50,7 +50,7 @@ from candor.formats.rejects_file import RejectsFile, default_rejects_path, file_
 from candor.services.background import prefetch
 from candor.services.logs import describe_failure
 from candor.services.rating import rerate_subject
-from candor.services.secret import load_secret
+from candor.services.secret import KeyRing, load_secret
 from candor.services.sources import get_source
 from candor.settings import Settings
 from candor.store import Store
@@ -120,6 +120,7 @@ class _Prepared:
     # The record columns as Python lists, in ``_LIST_COLUMNS`` order, made on the reading thread
     # so that the writing thread only zips them with the subject ids it resolves.
     columns: list[list[Any]]
+    keys: tuple[int, int | None]  # the newest key the hashes are under, and the one before
 
 
 # Record columns the writer inserts as they are (the ids it adds itself left out), and the keyed
@@ -144,19 +145,26 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
         .sort(pl.col("subject_kind") == "unknown", maintain_order=True)
         .unique(subset=["identifier_scheme", "identifier"], keep="first", maintain_order=True)
     )
-    digests = hasher.digests(
+    hashed = hasher.hashed(
         zip(
             distinct.get_column("identifier_scheme").to_list(),
             distinct.get_column("identifier").to_list(),
             strict=True,
         )
     )
-    distinct = distinct.with_columns(pl.Series("digest", digests, dtype=pl.Binary))
+    distinct = distinct.with_columns(pl.Series("digest", hashed.digests, dtype=pl.Binary))
+    previous: list[bytes | None] = (
+        [*hashed.previous] if hashed.previous else [None] * distinct.height
+    )
     identifiers = [
-        NewIdentifier(scheme, digest, kind, region, born)
-        for scheme, digest, kind, region, born in distinct.select(
-            "identifier_scheme", "digest", "subject_kind", "region_code", "birth_date"
-        ).iter_rows()
+        NewIdentifier(scheme, digest, kind, region, born, below)
+        for (scheme, digest, kind, region, born), below in zip(
+            distinct.select(
+                "identifier_scheme", "digest", "subject_kind", "region_code", "birth_date"
+            ).iter_rows(),
+            previous,
+            strict=True,
+        )
     ]
     frame = frame.join(
         distinct.select("identifier_scheme", "identifier", "digest"),
@@ -181,6 +189,7 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
         first_row=first,
         last_row=last,
         columns=columns,
+        keys=(hashed.key_id, hashed.previous_key_id),
     )
 
 
@@ -222,16 +231,18 @@ class Ingestion:
         self,
         store: Store,
         registry: Registry,
-        hasher: IdentifierHasher,
+        hasher: IdentifierHasher | Callable[[], IdentifierHasher],
         source: SourceRow,
         *,
         channel: str,
         file_name: str | None,
         today: date,
     ) -> None:
+        """``hasher`` may be a function giving the current keys (``KeyRing.current``): each
+        batch then takes them up, so that a long run follows a key rotation."""
         self.store = store
         self.source = source
-        self.hasher = hasher
+        self._hasher = hasher
         self.rules = RecordRules(registry, source.mandate, today)
         self._seq = 0
         claim: runs.Claim | None = None
@@ -260,7 +271,8 @@ class Ingestion:
         return self._seq
 
     def prepare(self, raw: RawBatch) -> _Prepared:
-        return _prepare(raw, self.rules, self.hasher)
+        hasher = self._hasher if isinstance(self._hasher, IdentifierHasher) else self._hasher()
+        return _prepare(raw, self.rules, hasher)
 
     def commit(self, batch: _Prepared) -> list[Reject]:
         """Write one prepared batch durably; return all its rejects. Retries on collisions."""
@@ -301,9 +313,7 @@ class Ingestion:
         now = datetime.now(UTC)
         source_id = self.source.id
         rejects = list(batch.rejects)
-        resolved = subject_rows.resolve(
-            conn, self.hasher.key_id, batch.identifiers, now, self._known
-        )
+        resolved = subject_rows.resolve(conn, batch.keys, batch.identifiers, now, self._known)
         frame = batch.records
         dropped: set[str] = set()  # rows of this batch refused before the insert
 
@@ -504,7 +514,7 @@ def ingest_file(
         raise InvalidInput(f"{path}: no such file")
     kind = file_format(path, fmt)
     source = get_source(store, source_name)
-    hasher = load_secret(settings).identifier_hasher()
+    keys = KeyRing(settings)
     # A file is often ingested again because its last run was interrupted: say so in the store
     # first. (Not per API request: each would scan the runs.)
     mark_interrupted(store)
@@ -513,7 +523,7 @@ def ingest_file(
         run = Ingestion(
             store,
             registry,
-            hasher,
+            keys.current,
             source,
             channel="file",
             file_name=path.name[:255],

@@ -21,7 +21,7 @@ from candor.domain.rulebook import ActiveRulebook
 from candor.engine.execute import Rows, run_batch, run_in_store
 from candor.errors import InvalidInput
 from candor.services.rulebooks import governing, plan_for
-from candor.store import export
+from candor.store import export, identifier_keys
 from candor.store import ratings as stored
 from candor.store import subjects as subject_rows
 from candor.store.database import Store
@@ -277,10 +277,12 @@ def subject_id_for(
         parsed = parse_identifier(scheme, raw, today=today)
     except InvalidIdentifier as e:
         raise InvalidInput(f"identifier: {e}") from None
-    digest = hasher.digest(parsed.scheme.value, parsed.value)
+    hashed = hasher.hashed([(parsed.scheme.value, parsed.value)])
     with store.read() as conn:
-        found = subject_rows.find(conn, hasher.key_id, [digest])
-    hit = found.get(digest)
+        found = subject_rows.find(conn, hashed)
+        if not found:  # unknown, or re-keyed by a rotation under a key this secret lacks
+            identifier_keys.check_not_behind(conn, hasher.key_id)
+    hit = found.get(hashed.digests[0])
     return hit.subject_id if hit else None
 
 

@@ -4,8 +4,10 @@ File format (JSON, mode 0600)::
 
     {"format": "candor-secret/1", "keys": [{"id": 1, "created": "…", "material": "<base64>"}]}
 
-The newest key hashes new identifiers; older keys stay so that key rotation can re-hash without
-downtime. ``CANDOR_SECRET`` may hold the same JSON, or bare base64 key material (key id 1).
+Identifier hashes are wrapped by every key in turn, oldest first (see
+``candor.domain.pseudonyms``): a rotation (``candor keys rotate``) appends a key and re-keys the
+stored hashes, and every key stays, each being a layer. ``CANDOR_SECRET`` may hold the same
+JSON, or bare base64 key material (key id 1); a rotation needs the file, which it rewrites.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import binascii
 import json
 import os
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from candor.domain.pseudonyms import IdentifierHasher
-from candor.errors import ConfigurationError
+from candor.errors import ConfigurationError, StaleSecret
 from candor.settings import Settings
 
 FORMAT = "candor-secret/1"
@@ -45,8 +49,12 @@ class DeploymentSecret:
         return max(self.keys, key=lambda k: k.id)
 
     def identifier_hasher(self) -> IdentifierHasher:
-        key = self.current
-        return IdentifierHasher(key.material, key.id)
+        """The chain of every key, oldest first: hashes under the newest key."""
+        hasher: IdentifierHasher | None = None
+        for key in sorted(self.keys, key=lambda k: k.id):
+            hasher = IdentifierHasher(key.material, key.id, hasher)
+        assert hasher is not None  # _decode refuses a secret without keys
+        return hasher
 
 
 def _decode(text: str, origin: str) -> DeploymentSecret:
@@ -62,6 +70,10 @@ def _decode(text: str, origin: str) -> DeploymentSecret:
         raise ConfigurationError(f"{origin}: malformed candor secret ({type(e).__name__})") from e
     if not keys:
         raise ConfigurationError(f"{origin}: the secret holds no keys")
+    ids = sorted(k.id for k in keys)
+    if ids != list(range(1, len(ids) + 1)):
+        # Each key wraps the one before: a gap would leave a layer that nobody can compute.
+        raise ConfigurationError(f"{origin}: key ids must run 1, 2, 3, … without gaps, not {ids}")
     return DeploymentSecret(keys)
 
 
@@ -94,6 +106,110 @@ def load_secret(settings: Settings) -> DeploymentSecret:
     except OSError as e:
         raise ConfigurationError(f"cannot read the deployment secret at {path}: {e}") from e
     return _decode(text, str(path))
+
+
+def add_key(settings: Settings) -> SecretKey:
+    """Append a new key to the secret file, atomically and with mode 0600; return it.
+
+    Raises:
+        ConfigurationError: the secret comes from ``CANDOR_SECRET`` (there is no file to
+            rewrite) or the file cannot be read or written.
+    """
+    if settings.secret:
+        raise ConfigurationError(
+            "the deployment secret comes from CANDOR_SECRET, which candor cannot rewrite; "
+            "rotate with the secret in a file (CANDOR_SECRET_FILE), then hand the new file's "
+            "contents to CANDOR_SECRET"
+        )
+    path = settings.secret_file
+    current = load_secret(settings)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not doc.get("format"):  # bare base64 material: key 1 in the file format
+            raise ValueError
+    except ValueError:
+        doc = {
+            "format": FORMAT,
+            "keys": [{"id": 1, "material": base64.b64encode(current.keys[0].material).decode()}],
+        }
+    key = SecretKey(current.current.id + 1, secrets.token_bytes(KEY_BYTES))
+    doc["keys"].append(
+        {
+            "id": key.id,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "material": base64.b64encode(key.material).decode(),
+        }
+    )
+    # Written beside, synced, then renamed over: a crash leaves the old file or the new one,
+    # never half of one, and a reader never sees a key without its material.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        temporary.replace(path)
+    except OSError as e:
+        temporary.unlink(missing_ok=True)
+        raise ConfigurationError(f"cannot write the deployment secret at {path}: {e}") from e
+    return key
+
+
+class KeyRing:
+    """A long-running process's identifier keys, kept up to date with the secret file.
+
+    ``current`` looks at the file's modification time at most once a second and reads it again
+    when it changed, so that a server picks a rotation's new key up without a restart.
+    ``catch_up`` reads it at once: for when the store says a newer key is in use.
+    """
+
+    CHECK_EVERY_S = 1.0
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._hasher = load_secret(settings).identifier_hasher()
+        self._stamp = self._file_stamp()
+        self._checked = time.monotonic()
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        if self._settings.secret:
+            return None
+        try:
+            st = self._settings.secret_file.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def current(self) -> IdentifierHasher:
+        now = time.monotonic()
+        if now - self._checked < self.CHECK_EVERY_S or self._settings.secret:
+            return self._hasher
+        with self._lock:
+            self._checked = now
+            stamp = self._file_stamp()
+            if stamp != self._stamp:
+                self._hasher = load_secret(self._settings).identifier_hasher()
+                self._stamp = stamp
+        return self._hasher
+
+    def catch_up(self, key_id: int) -> IdentifierHasher:
+        """Keys through ``key_id``, reading the secret again.
+
+        Raises:
+            StaleSecret: the secret still lacks key ``key_id``.
+        """
+        with self._lock:
+            if self._hasher.key_id < key_id:
+                self._hasher = load_secret(self._settings).identifier_hasher()
+                self._stamp = self._file_stamp()
+                self._checked = time.monotonic()
+            hasher = self._hasher
+        if hasher.key_id < key_id:
+            raise StaleSecret(hasher.key_id, key_id)
+        return hasher
 
 
 def create_secret_file(path: Path) -> bool:

@@ -34,10 +34,13 @@ from sqlalchemy import (
     insert,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
+from candor.domain.pseudonyms import Hashed
+from candor.store import identifier_keys
 from candor.store.bulk import insert_rows
 from candor.store.database import Store
 from candor.store.sql import binary_among
@@ -88,16 +91,26 @@ class SubjectState:
     """What a check needs to know about the store and one identifier, read in one snapshot."""
 
     rulebooks_marker: int  # the newest rulebook version's id: changes on every activation
+    identifier_key: int  # the store's newest identifier key (see store.identifier_keys)
     subject_id: int | None  # None: candor knows no subject by this identifier
     rated_for: date | None  # the date its stored listings were computed for (None: never)
     stale: bool  # records about it arrived after its stored listings were computed
     listings: list[dict[str, Any]]  # every stored listing of the subject, in any state
 
 
-def _state_query() -> Select[Any]:
+def _state_query(layered: bool) -> Select[Any]:
     """The subject's state: rulebook marker, rating run, identifier, re-rating, newer records
-    and stored listings, as one row per stored listing (one row when there is none)."""
-    marker = select(func.coalesce(func.max(rulebooks.c.id), 0).label("marker")).subquery("m")
+    and stored listings, as one row per stored listing (one row when there is none); and the
+    store's newest identifier key.
+
+    ``layered``: the hash is looked up under the newest key and the key before it (bound as
+    ``previous_key_id`` and ``previous``), as while a rotation runs. In one statement, one
+    snapshot: a hash is under one of the two there, and a key it was moved to is registered.
+    """
+    marker = select(
+        func.coalesce(func.max(rulebooks.c.id), 0).label("marker"),
+        identifier_keys.NEWEST.label("identifier_key"),
+    ).subquery("m")
     run = (
         select(rating_runs.c.as_of, rating_runs.c.through_record_id)
         .where(rating_runs.c.finished_at.is_not(None))
@@ -105,7 +118,22 @@ def _state_query() -> Select[Any]:
         .limit(1)
         .subquery("run")
     )
-    ident = identifiers.alias("i")
+    newest = and_(
+        identifiers.c.key_id == bindparam("key_id"), identifiers.c.digest == bindparam("digest")
+    )
+    if layered:
+        previous = and_(
+            identifiers.c.key_id == bindparam("previous_key_id"),
+            identifiers.c.digest == bindparam("previous"),
+        )
+        ident: Any = union_all(
+            select(identifiers.c.subject_id).where(newest),
+            select(identifiers.c.subject_id).where(previous),
+        ).subquery("i")
+        found: Any = true()
+    else:  # one key: a plain join, the plan the hot path was measured with
+        ident = identifiers
+        found = newest
     rerate = subject_rerates.alias("sr")
     run_through = func.coalesce(run.c.through_record_id, 0)
     own_through = func.coalesce(rerate.c.through_record_id, 0)
@@ -113,19 +141,14 @@ def _state_query() -> Select[Any]:
     newer = exists().where(records.c.subject_id == ident.c.subject_id, records.c.id > through)
     return select(
         marker.c.marker,
+        marker.c.identifier_key,
         ident.c.subject_id,
         func.coalesce(rerate.c.as_of, run.c.as_of).label("rated_for"),
         newer.label("stale"),
         *(listings.c[c] for c in LISTING_COLUMNS),
     ).select_from(
         marker.outerjoin(run, true())
-        .outerjoin(
-            ident,
-            and_(
-                ident.c.key_id == bindparam("key_id"),
-                ident.c.digest == bindparam("digest"),
-            ),
-        )
+        .outerjoin(ident, found)
         .outerjoin(rerate, rerate.c.subject_id == ident.c.subject_id)
         .outerjoin(listings, listings.c.subject_id == ident.c.subject_id)
     )
@@ -207,16 +230,23 @@ class DriverReads:
         sqlite_store = store.dialect == "sqlite"
         # SQLite's driver takes :name parameters; psycopg takes SQLAlchemy's own %(name)s.
         dialect = sqlite.dialect(paramstyle="named") if sqlite_store else store.engine.dialect
-        self._state = _compiled(_state_query(), dialect)
+        self._state = _compiled(_state_query(layered=False), dialect)
+        self._layered = _compiled(_state_query(layered=True), dialect)
         self._held = _Held(store, size, autocommit=True)
 
-    def state(self, key_id: int, digest: bytes) -> SubjectState:
-        """The store's state for one keyed hash, in one statement."""
+    def state(self, hashed: Hashed) -> SubjectState:
+        """The store's state for one identifier (its keyed hashes), in one statement."""
+        if hashed.previous is None:
+            sql, params = self._state.sql, {**self._state.defaults}
+        else:
+            sql, params = self._layered.sql, {**self._layered.defaults}
+            params["previous_key_id"] = hashed.previous_key_id
+            params["previous"] = hashed.previous[0]
+        params["key_id"] = hashed.key_id
+        params["digest"] = hashed.digests[0]
         pooled = self._held.acquire()
         try:
-            rows = pooled.driver_connection.execute(
-                self._state.sql, {**self._state.defaults, "key_id": key_id, "digest": digest}
-            ).fetchall()
+            rows = pooled.driver_connection.execute(sql, params).fetchall()
         except BaseException:
             self._held.discard(pooled)
             raise
@@ -224,10 +254,11 @@ class DriverReads:
         first = rows[0]
         return SubjectState(
             rulebooks_marker=int(first[0]),
-            subject_id=first[1],
-            rated_for=as_date(first[2]),
-            stale=bool(first[3]),
-            listings=[_listing(r[4:]) for r in rows if r[4] is not None],
+            identifier_key=int(first[1]),
+            subject_id=first[2],
+            rated_for=as_date(first[3]),
+            stale=bool(first[4]),
+            listings=[_listing(r[5:]) for r in rows if r[5] is not None],
         )
 
     def close(self) -> None:
@@ -241,33 +272,49 @@ def rulebooks_marker(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(rulebooks.c.id), 0))).scalar_one())
 
 
-def subject_ids(
-    conn: Connection, key_id: int, digests: Sequence[bytes], *, chunk: int = 50_000
-) -> list[int | None]:
-    """The subject each keyed hash names (None where candor knows none), in order.
+def subject_ids(conn: Connection, hashed: Hashed, *, chunk: int = 50_000) -> list[int | None]:
+    """The subject each identifier names (None where candor knows none), in order.
 
     When the request names a large share of the stored identifiers, reading all of them once
     and matching in memory (a hash join) beats probing the index once per hash; otherwise the
-    hashes are looked up in chunks.
+    hashes are looked up in chunks. Hashes a rotation has not re-keyed yet are looked up under
+    the key before, first (see ``candor.store.subjects.find``); a store whose newest key is
+    newer than ``hashed``'s raises ``StaleSecret`` after the lookup.
     """
+    digests = hashed.digests
     if not digests:
         return []
     stored = int(conn.execute(select(func.coalesce(func.max(identifiers.c.id), 0))).scalar_one())
+    layers = [(hashed.key_id, digests)]
+    if hashed.previous_key_id is not None and hashed.previous is not None:
+        layers.insert(0, (hashed.previous_key_id, hashed.previous))
     found: dict[bytes, int] = {}
-    if len(digests) * 4 >= stored:
-        query = select(identifiers.c.digest, identifiers.c.subject_id).where(
-            identifiers.c.key_id == key_id
-        )
-        for digest, subject in conn.execute(query):
-            found[bytes(digest)] = subject
-    else:
-        for start in range(0, len(digests), chunk):
-            part = digests[start : start + chunk]
-            query = select(identifiers.c.digest, identifiers.c.subject_id).where(
-                identifiers.c.key_id == key_id, binary_among(conn, identifiers.c.digest, part)
+    for key_id, under in layers:
+        # Found under the key before: named by its newest hash.
+        name_of = None if under is digests else dict(zip(under, digests, strict=True))
+        if len(digests) * 4 >= stored:
+            query: Any = select(identifiers.c.digest, identifiers.c.subject_id).where(
+                identifiers.c.key_id == key_id
             )
+            parts: Any = [query]
+        else:
+            parts = (
+                select(identifiers.c.digest, identifiers.c.subject_id).where(
+                    identifiers.c.key_id == key_id,
+                    binary_among(conn, identifiers.c.digest, under[start : start + chunk]),
+                )
+                for start in range(0, len(under), chunk)
+            )
+        for query in parts:
             for digest, subject in conn.execute(query):
-                found[bytes(digest)] = subject
+                key = bytes(digest)
+                if name_of is not None:
+                    named = name_of.get(key)
+                    if named is None:
+                        continue
+                    key = named
+                found[key] = subject
+    identifier_keys.check_not_behind(conn, hashed.key_id)
     get = found.get
     return [get(d) for d in digests]
 

@@ -9,6 +9,8 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from candor.domain.pseudonyms import Hashed
+from candor.store import identifier_keys
 from candor.store.bulk import driver_value, insert_rows, reserve_ids
 from candor.store.sql import binary_among
 from candor.store.tables import identifiers, subjects
@@ -16,13 +18,18 @@ from candor.store.tables import identifiers, subjects
 
 @dataclass(frozen=True, slots=True)
 class NewIdentifier:
-    """An identifier seen in a batch: its keyed hash and what it says about its subject."""
+    """An identifier seen in a batch: its keyed hash and what it says about its subject.
+
+    ``digest`` is under the process's newest key, ``previous`` under the key before it (None
+    with one key): see ``candor.domain.pseudonyms.Hashed``.
+    """
 
     scheme: str
     digest: bytes
     kind: str
     region_code: str | None
     birth_date: date | None
+    previous: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,37 +44,76 @@ def new_ref() -> str:
     return "S" + secrets.token_hex(10).upper()
 
 
-def find(conn: Connection, key_id: int, digests: Sequence[bytes]) -> dict[bytes, Resolved]:
-    """Known identifiers among ``digests`` (hashed under ``key_id``)."""
+def _find_under(
+    conn: Connection, key_id: int, digests: Sequence[bytes], names: Sequence[bytes]
+) -> dict[bytes, Resolved]:
+    """Known identifiers among ``digests`` under ``key_id``, each found one by its name in
+    ``names`` (the same position)."""
     if not digests:
         return {}
+    name_of = dict(zip(digests, names, strict=True))
     query = (
         select(identifiers.c.digest, identifiers.c.id, identifiers.c.subject_id, subjects.c.kind)
         .join(subjects, subjects.c.id == identifiers.c.subject_id)
         .where(identifiers.c.key_id == key_id, binary_among(conn, identifiers.c.digest, digests))
     )
     return {
-        bytes(digest): Resolved(ident, subject, kind)
+        name_of[bytes(digest)]: Resolved(ident, subject, kind)
         for digest, ident, subject, kind in conn.execute(query).all()
     }
 
 
+def find(conn: Connection, hashed: Hashed) -> dict[bytes, Resolved]:
+    """Known identifiers among ``hashed``, by their hash under the newest key.
+
+    Hashes not yet re-keyed by a rotation are looked up under the key before, first: a rotation
+    only moves hashes up, so one it moves between the two reads is found by the second.
+    """
+    found: dict[bytes, Resolved] = {}
+    if hashed.previous_key_id is not None and hashed.previous is not None:
+        found = _find_under(conn, hashed.previous_key_id, hashed.previous, hashed.digests)
+    rest = [d for d in hashed.digests if d not in found]
+    found.update(_find_under(conn, hashed.key_id, rest, rest))
+    return found
+
+
 def resolve(
     conn: Connection,
-    key_id: int,
+    keys: tuple[int, int | None],
     seen: Sequence[NewIdentifier],
     now: datetime,
     known: Mapping[bytes, Resolved] | None = None,
 ) -> dict[bytes, Resolved]:
-    """Every identifier in ``seen`` mapped to its subject, creating subjects for new ones.
+    """Every identifier in ``seen`` mapped to its subject (by its newest hash), creating
+    subjects for new ones.
 
+    ``keys`` are the newest key of the hashes in ``seen`` and the one before it (or None). New
+    identifiers are written under the store's newest key (``identifier_keys.writing_key``).
     ``known`` holds identifiers the caller resolved in committed transactions of its own and
     whose subject's kind is settled; they are not looked up again. A subject of unknown kind
     (scheme ``other``) takes the kind a later record settles.
+
+    Raises:
+        StaleSecret: the store has a key newer than ``keys``.
     """
+    key_id, previous_key_id = keys
+    # Read first: a key registered after this read only ever has hashes moved to it, and the
+    # lookup below tries both layers, older first.
+    writing = identifier_keys.writing_key(conn, key_id, previous_key_id)
     known = known or {}
     found = {s.digest: known[s.digest] for s in seen if s.digest in known}
-    found.update(find(conn, key_id, [s.digest for s in seen if s.digest not in found]))
+    looking = [s for s in seen if s.digest not in found]
+    found.update(
+        find(
+            conn,
+            Hashed(
+                key_id,
+                [s.digest for s in looking],
+                previous_key_id,
+                [s.previous or b"" for s in looking] if previous_key_id is not None else None,
+            ),
+        )
+    )
     settle = [
         (found[s.digest].subject_id, s.kind, s.digest)
         for s in seen
@@ -94,6 +140,8 @@ def resolve(
     new = [s for s in seen if s.digest not in found]
     if not new:
         return found
+    # Not found may mean moved by a rotation to a key registered since the read above.
+    identifier_keys.check_not_behind(conn, key_id)
     subject_ids = reserve_ids(conn, subjects, len(new))
     identifier_ids = reserve_ids(conn, identifiers, len(new))
     created = driver_value(conn, subjects, "created_at", now)
@@ -118,7 +166,14 @@ def resolve(
         identifiers,
         ("id", "subject_id", "scheme", "key_id", "digest", "created_at"),
         [
-            (iid, sid, s.scheme, key_id, s.digest, created)
+            (
+                iid,
+                sid,
+                s.scheme,
+                writing,
+                s.digest if writing == key_id else s.previous,
+                created,
+            )
             for s, sid, iid in zip(new, subject_ids, identifier_ids, strict=True)
         ],
     )

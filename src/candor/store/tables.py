@@ -125,6 +125,19 @@ identifiers = Table(
     UniqueConstraint("key_id", "digest"),
 )
 
+# The identifier keys the store's hashes use (see candor.domain.pseudonyms): key 1 from the
+# start, and one row per `candor keys rotate`. A key is registered before any hash is re-keyed
+# to it: a process that finds a newer key here than its secret holds knows it is behind.
+identifier_keys = Table(
+    "identifier_keys",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("registered_at", Instant, nullable=False),
+    # When the last hash under an older key was re-keyed to this one, and how many were.
+    Column("rekeyed_at", Instant),
+    Column("rekeyed", BigInteger),
+)
+
 # One run of ingestion: a file from the CLI or a request to the API.
 ingestions = Table(
     "ingestions",

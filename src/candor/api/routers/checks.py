@@ -38,7 +38,7 @@ from candor.services.checks import (
     split_reference,
 )
 from candor.services.quotas import Quotas
-from candor.services.secret import load_secret
+from candor.services.secret import KeyRing
 
 JSON = "application/json"
 CLIENT_NOTE = (
@@ -50,8 +50,8 @@ CLIENT_NOTE = (
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Runs inside the app's own lifespan, so the store is open before and closed after."""
-    hasher = load_secret(app.state.settings).identifier_hasher()
-    app.state.checks = Checks(app.state.store, app.state.registry, hasher)
+    # A key ring: the server follows `candor keys rotate` without a restart.
+    app.state.checks = Checks(app.state.store, app.state.registry, KeyRing(app.state.settings))
     app.state.check_log = CheckLog(app.state.store)
     try:
         yield

@@ -9,6 +9,7 @@ from candor.cli.commands import (
     clients,
     demo,
     ingest,
+    keys,
     rating,
     rulebook,
     serve,
@@ -21,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.command("init")(setup.init)
     app.add_typer(sources.app, name="sources")
     app.add_typer(clients.app, name="clients")
+    app.add_typer(keys.app, name="keys")
     app.command("ingest")(ingest.ingest)
     app.add_typer(rulebook.app, name="rulebook")
     app.command("rate")(rating.rate)
