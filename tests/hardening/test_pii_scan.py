@@ -28,7 +28,7 @@ import pytest
 
 from candor.domain.access import Role
 from candor.domain.registry import Registry
-from candor.services.clients import add_client
+from candor.services.clients import add_client, split_token
 from candor.services.rulebooks import SAMPLE_RULEBOOKS, activate
 from candor.services.sources import add_source
 from candor.settings import Settings
@@ -144,7 +144,15 @@ def _secrets(tokens: list[str]) -> list[str]:
     values = [PERSON, OTHER, NEVER_SEEN, ORG, BAD_CHECK, *NAMES]
     values += [v.lower() for v in (PERSON, OTHER, ORG) if v.lower() != v]
     for token in tokens:
-        values += [token, token.rsplit("_", 1)[-1]]  # the whole token, and its secret part
+        # The whole token, and its secret part: after `candor_<id>_` (the secret, URL-safe
+        # base64, may itself hold `_`), or a JWT's signature.
+        split = split_token(token)
+        if split is not None:
+            secret = token.partition(split[1] + "_")[2]
+        else:
+            secret = token.rsplit(".", 1)[-1]
+        assert len(secret) >= 40, "the scan looks for the whole secret"
+        values += [token, secret]
     return values
 
 
