@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,17 @@ def test_demo_builds_ingests_and_summarises_and_reruns_idempotently(
     assert second["ingested"]["accepted"] == 0
     assert second["ingested"]["duplicates"] == ingested["accepted"]
     assert second["records"] == first["records"]
+
+
+def test_logging_after_a_command_run_in_process_goes_to_the_stderr_of_the_moment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CliRunner swaps stderr for the command and closes its own afterwards; a log handler that
+    # kept that stream would fail ("I/O operation on closed file") on every later line.
+    candor = Candor(f"sqlite:///{tmp_path / 'candor.db'}", tmp_path)
+    assert candor("init").exit_code == 0
+    capsys.readouterr()
+
+    logging.getLogger("candor.test").warning("after the command")
+
+    assert "after the command" in capsys.readouterr().err

@@ -4,6 +4,8 @@ identifier, a name or a record's content."""
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any, TextIO
 
 from candor.errors import CandorError, InvalidInput
 from candor.settings import Settings
@@ -11,12 +13,29 @@ from candor.settings import Settings
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged, not to what it was when
+    logging was set up: a command run inside another program (a test's CliRunner, an embedding
+    application) swaps stderr and closes its own afterwards."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(settings: Settings) -> None:
     level = settings.log_level.upper()
     if level not in LEVELS:
         raise InvalidInput(f"CANDOR_LOG_LEVEL must be one of {', '.join(LEVELS)}")
     logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[_Stderr()],
+        force=True,
     )
     # Alembic announces its migration context on every check of the schema; only say so when
     # debugging.
