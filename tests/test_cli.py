@@ -192,4 +192,6 @@ def test_logging_after_a_command_run_in_process_goes_to_the_stderr_of_the_moment
 
     logging.getLogger("candor.test").warning("after the command")
 
-    assert "after the command" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "WARNING candor.test: after the command" in err
+    assert "Logging error" not in err
