@@ -34,12 +34,17 @@ The verdict passes when all of these hold, and ``python -m bench.soak`` exits 1 
   warm-up, AND the least-squares slope of its RSS over the last half of the run is below
   1 MiB/min (a leak of 12 bytes a request at 1,400 requests/s would be 1 MiB/min).
 
-What RSS counts: it includes SQLite's page caches, up to 64 MiB a connection (candor's
-``cache_size``), and they fill as the check log grows: here about 100 bytes of RSS a check.
-With ``cache_size`` patched to 2 MiB in the server (by hand, for the experiment) the same load
-left RSS flat (0.05 MiB/min against 2.5). A run too short for the caches to fill — tens of
-minutes at a few hundred checks a second — reads as growth: the verdict does not guess which
-growth is a cache. Each minute's row also has the server's CPU time a check, the WAL's size and
+What RSS counts: it includes SQLite's page caches, one a connection. A connection keeps the
+pages it has read until its cache is full and, in WAL mode, drops them only when another
+connection has written; the check-log writer is the one connection writing here, so its cache
+keeps the pages of the growing check log (about 110 bytes of RSS a check) until it is full. The
+API server gives each connection 8 MiB of cache (``CANDOR_API_SQLITE_CACHE_MIB``; the commands
+that ingest keep 64 MiB, for index maintenance), full after some 75,000 checks; at 745 checks/s
+RSS rose 2.7 MiB in the first minute and then stayed flat. When the server had 64 MiB too,
+the cache was still filling after ten minutes at 328 checks/s and the verdict failed on it
+(2.1 MiB/min). A run too short for the cache to fill — one whose rate is so low that 75,000
+checks take more than its first half — reads as growth: the verdict does not guess which growth
+is a cache. Each minute's row also has the server's CPU time a check, the WAL's size and
 the machine's load average, to tell a server that slows down from one that gets less CPU.
 
 It writes ``bench/soak.json`` (settings, capacity, target and achieved rates, errors, latency,

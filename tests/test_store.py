@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from fastapi.testclient import TestClient
 
+from candor.api import create_app
 from candor.errors import ConfigurationError, InvalidInput
+from candor.settings import Settings
 from candor.store import Store, open_store
 from candor.store.database import display_url, normalise_url
 from candor.store.migrate import head_revision, upgrade
@@ -50,6 +54,30 @@ def test_sqlite_connections_are_durable_and_enforce_foreign_keys(store: Store) -
             "INSERT INTO source_mandates (source_id, record_type, granted_at) "
             "VALUES (999, 'x.y', '2026-01-01')"
         )
+
+
+def _cache_kib(store: Store) -> int:
+    with store.read() as conn:
+        size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    assert isinstance(size, int) and size < 0  # negative: KiB, not pages
+    return -size
+
+
+def test_the_api_server_has_a_bounded_page_cache_and_ingestion_a_large_one(
+    settings: Settings,
+) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite settings")
+    # The server's store, opened by the app's start-up as `candor serve` runs it.
+    app = create_app(settings)
+    with TestClient(app):
+        assert _cache_kib(app.state.store) == 8 * 1024
+    smaller = create_app(dataclasses.replace(settings, api_sqlite_cache_mib=2))
+    with TestClient(smaller):
+        assert _cache_kib(smaller.state.store) == 2 * 1024
+    # Every command that opens the store itself, `candor ingest` among them, keeps 64 MiB.
+    with open_store(settings.database_url) as store:
+        assert _cache_kib(store) == 64 * 1024
 
 
 def test_instants_come_back_in_utc_on_every_engine(store: Store) -> None:

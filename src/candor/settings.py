@@ -78,6 +78,16 @@ class Settings:
             "the store each run). Deleting it is always safe.",
         ),
     )
+    api_sqlite_cache_mib: int = field(
+        default=8,
+        metadata=_meta(
+            "CANDOR_API_SQLITE_CACHE_MIB",
+            "SQLite page cache of each of the API server's connections to the store, MiB. Other "
+            "commands keep 64 MiB (room for the indexes a bulk ingestion maintains); a server "
+            "that ran with that much would hold up to 64 MiB more per connection as its check "
+            "log grew.",
+        ),
+    )
     rerate_inline_max: int = field(
         default=500,
         metadata=_meta(

@@ -27,7 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.registry = load_registry(settings)
-        app.state.store = open_store(settings.database_url)
+        # A bounded page cache: the server runs for weeks and its check-log writer's cache would
+        # otherwise grow with the check log up to the 64 MiB meant for bulk ingestion.
+        app.state.store = open_store(settings.database_url, cache_mib=settings.api_sqlite_cache_mib)
         app.state.authenticator = Authenticator(app.state.store, load_secret(settings))
         app.state.quotas = Quotas(
             app.state.store,

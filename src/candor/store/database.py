@@ -8,7 +8,7 @@ failing half-way with "database is locked".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,13 @@ from candor.errors import ConfigurationError, InvalidInput
 
 _WRITE = "candor_write"
 BUSY_TIMEOUT_MS = 60_000
+# SQLite's page cache per connection, MiB, by default: room for the indexes a bulk ingestion
+# maintains (a command that ends when the file is in). A connection keeps the pages it has read
+# until its cache is full; in WAL mode it drops them only when another connection has written.
+# So in a long-running server the connection that does the writing (the check-log writer) grows
+# its cache with the check log, up to the full size: the API server asks for a smaller one
+# (`Settings.api_sqlite_cache_mib`).
+CACHE_MIB = 64
 
 
 def normalise_url(url: str) -> str:
@@ -49,20 +56,23 @@ def display_url(url: str) -> str:
         return "(invalid URL)"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event, not the sqlite3 module, decide when transactions start.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "journal_mode = WAL",
-        "synchronous = FULL",
-        "foreign_keys = ON",
-        f"busy_timeout = {BUSY_TIMEOUT_MS}",
-        "cache_size = -65536",  # 64 MiB of page cache for index maintenance during ingestion
-        "temp_store = MEMORY",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
+def _sqlite_pragmas(cache_mib: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the sqlite3 module, decide when transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "foreign_keys = ON",
+            f"busy_timeout = {BUSY_TIMEOUT_MS}",
+            f"cache_size = {-1024 * cache_mib}",  # negative: KiB, not pages
+            "temp_store = MEMORY",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -70,8 +80,9 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for a store URL, with candor's connection settings."""
+def make_engine(url: str, *, cache_mib: int = CACHE_MIB) -> Engine:
+    """An engine for a store URL, with candor's connection settings; on SQLite each connection
+    has ``cache_mib`` MiB of page cache (PostgreSQL's cache is the server's own)."""
     sa_url = normalise_url(url)
     if sa_url.startswith("sqlite"):
         database = make_url(sa_url).database
@@ -88,7 +99,7 @@ def make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False},
             hide_parameters=True,  # parameters hold names and hashes: keep them out of errors
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(cache_mib))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
@@ -106,9 +117,9 @@ def ensure_sqlite_directory(url: str) -> None:
 class Store:
     """The store behind one database URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, cache_mib: int = CACHE_MIB) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, cache_mib=cache_mib)
 
     @property
     def dialect(self) -> str:
@@ -149,11 +160,11 @@ class Store:
         self.close()
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, cache_mib: int = CACHE_MIB) -> Store:
     """Open the store at ``url`` and check that its schema is current."""
     from candor.store.migrate import check_current  # noqa: PLC0415 — migrate imports this module
 
-    store = Store(url)
+    store = Store(url, cache_mib=cache_mib)
     try:
         check_current(store)
     except BaseException:
