@@ -397,3 +397,45 @@ accesses = Table(
     Column("subject_id", ForeignKey("subjects.id"), index=True),
     Column("returned", String(500), nullable=False),
 )
+
+
+# --- the ledger (see candor.services.ledger) ---------------------------------------------------
+
+# Every state change, in order: leaf `leaf_index` of the ledger's Merkle tree. `data` is the
+# entry exactly as hashed (canonical JSON: what changed, when, and the SHA-256 of the changed
+# object's stored form); the object it names is checked against that digest by `ledger verify`.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    Column("object_table", String(32)),
+    Column("object_id", BigInteger),
+    Column("subject_id", ForeignKey("subjects.id"), index=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("recorded_at", Instant, nullable=False),
+)
+Index("ix_ledger_entries_object", ledger_entries.c.object_table, ledger_entries.c.object_id)
+
+# The tree's complete subtrees, by tiles: the hashes at tree level 8·`tile_level` of nodes
+# 256·`tile_index` … 256·`tile_index` + 255, concatenated (fewer in the right-edge tile). Nodes
+# between tile levels are hashed up from the tile below on demand (C2SP tlog-tiles' layout).
+ledger_tiles = Table(
+    "ledger_tiles",
+    metadata,
+    Column("tile_level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("tile_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+
+# Signed tree heads: the root of the first `size` leaves, signed (Ed25519) with the ledger key
+# derived from deployment secret key `key_id`. One per transaction that appended entries.
+ledger_heads = Table(
+    "ledger_heads",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("signed_at", Instant, nullable=False),
+    Column("key_id", SmallInteger, nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+)
