@@ -136,6 +136,68 @@ class Settings:
             "Logging level (DEBUG, INFO, WARNING, ERROR). Logs never carry identifiers or names.",
         ),
     )
+    smtp_host: str | None = field(
+        default=None,
+        metadata=_meta(
+            "CANDOR_SMTP_HOST",
+            "The SMTP server notices are emailed through. Unset: no email is sent, and email "
+            "deliveries wait, pending and listed, until it is set (with CANDOR_NOTICE_FROM).",
+        ),
+    )
+    smtp_port: int = field(
+        default=587,
+        metadata=_meta("CANDOR_SMTP_PORT", "The SMTP server's port (587: submission)."),
+    )
+    smtp_starttls: bool = field(
+        default=True,
+        metadata=_meta(
+            "CANDOR_SMTP_STARTTLS",
+            "Upgrade the SMTP connection with STARTTLS, verifying the server's certificate, "
+            "before sending (true or false).",
+        ),
+    )
+    smtp_user: str | None = field(
+        default=None,
+        metadata=_meta(
+            "CANDOR_SMTP_USER", "User name to log in to the SMTP server with; unset: no login."
+        ),
+    )
+    smtp_password: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_meta("CANDOR_SMTP_PASSWORD", "Password for CANDOR_SMTP_USER."),
+    )
+    notice_from: str | None = field(
+        default=None,
+        metadata=_meta(
+            "CANDOR_NOTICE_FROM",
+            "The From address of emailed notices, e.g. notices@credit.example.gov.",
+        ),
+    )
+    webhook_timeout_s: float = field(
+        default=10.0,
+        metadata=_meta(
+            "CANDOR_WEBHOOK_TIMEOUT_S",
+            "Seconds a webhook receiver has to connect and answer before the attempt counts as "
+            "failed.",
+        ),
+    )
+    delivery_max_attempts: int = field(
+        default=8,
+        metadata=_meta(
+            "CANDOR_DELIVERY_MAX_ATTEMPTS",
+            "Attempts to deliver a notice by email or webhook before the delivery is marked "
+            "failed (kept, and listed by `candor notices list --failed`).",
+        ),
+    )
+    delivery_backoff_s: float = field(
+        default=30.0,
+        metadata=_meta(
+            "CANDOR_DELIVERY_BACKOFF_S",
+            "Seconds before the first retry of a failed delivery; each further retry waits twice "
+            "as long (at most 6 hours), give or take 20%.",
+        ),
+    )
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -160,6 +222,20 @@ def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
         if value <= 0:
             raise InvalidInput(f"{f.metadata['env']} must be greater than zero")
         return value
+    if kind == "float":
+        try:
+            number = float(raw)
+        except ValueError:
+            raise InvalidInput(f"{f.metadata['env']} must be a number") from None
+        if not number > 0 or number == float("inf"):
+            raise InvalidInput(f"{f.metadata['env']} must be greater than zero")
+        return number
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise InvalidInput(f"{f.metadata['env']} must be true or false")
     if "Path" in kind:
         return Path(raw)
     return raw

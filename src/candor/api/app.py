@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 import candor
 from candor.api.problems import HANDLERS
-from candor.api.routers import auth, checks, health, lists, records, rulebooks, subjects
+from candor.api.routers import auth, checks, health, ledger, lists, records, rulebooks, subjects
 from candor.services.authentication import Authenticator
 from candor.services.quotas import Quotas
 from candor.services.registry import load_registry
@@ -65,4 +65,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(subjects.router)
     app.include_router(lists.router)
     app.include_router(rulebooks.router)
+    app.include_router(ledger.router)
     return app

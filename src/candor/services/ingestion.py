@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import repeat
@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from candor.domain import resubmission
 from candor.domain.identifiers import IdentifierScheme
+from candor.domain.ledger import RECORD_ACCEPTED, RECORD_CORRECTION
 from candor.domain.pseudonyms import IdentifierHasher
 from candor.domain.references import Referable, Reference, Refusal, check_references
 from candor.domain.registry import Registry
@@ -55,11 +56,13 @@ from candor.services.sources import get_source
 from candor.settings import Settings
 from candor.store import Store
 from candor.store import ingestions as runs
+from candor.store import ledger as ledger_rows
 from candor.store import records as record_rows
 from candor.store import subjects as subject_rows
 from candor.store.ingestions import BatchCounts
 from candor.store.sources import SourceRow
 from candor.store.subjects import NewIdentifier, Resolved
+from candor.store.tables import records
 
 log = logging.getLogger("candor.ingestion")
 
@@ -210,6 +213,10 @@ def _with_subjects(frame: pl.DataFrame, resolved: dict[bytes, Resolved]) -> pl.D
         },
     )
     return frame.join(ids, on="digest", how="left", maintain_order="left")
+
+
+def _record_entry_kind(row: Mapping[str, Any]) -> str:
+    return RECORD_CORRECTION if row["refers_to"] is not None else RECORD_ACCEPTED
 
 
 def _kind_conflicts() -> pl.Expr:
@@ -368,6 +375,11 @@ class Ingestion:
         counts = BatchCounts(inserted, len({r.row for r in rejects}), duplicates, batch.rows_read)
         runs.count_batch(conn, self.id, batch_id, counts)
         runs.add_rejects(conn, batch_id, rejects)
+        if inserted:
+            # Last: the ledger's lock is held from here to the commit.
+            ledger_rows.append_objects(
+                conn, "records", records.c.batch_id == batch_id, _record_entry_kind, now
+            )
         return rejects, counts, resolved
 
     def _check_references(

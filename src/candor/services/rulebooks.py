@@ -8,13 +8,16 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from candor.domain.ledger import RULEBOOK_ACTIVATED
 from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook, Rulebook, parse_rulebook
 from candor.engine.compiler import ALL_SUBJECTS, ONE_SUBJECT, Scope, check_rulebook, compile_plan
 from candor.engine.plan import Plan
 from candor.errors import Conflict, InvalidInput, NotFound, RulebookError
+from candor.store import ledger as ledger_rows
 from candor.store import rulebooks as stored_rulebooks
 from candor.store.database import Store
+from candor.store.tables import rulebooks
 
 SAMPLE_RULEBOOKS = Path(__file__).resolve().parent.parent / "resources" / "rulebooks"
 
@@ -78,6 +81,7 @@ def activate(
                 f"{rulebook.key} would take effect on {effective_from}, in the past; a new "
                 "version of a rulebook takes effect today or later"
             )
+        now = datetime.now(UTC)
         rulebook_id = stored_rulebooks.add(
             conn,
             name=rulebook.rulebook,
@@ -86,7 +90,10 @@ def activate(
             content=content,
             digest=digest,
             effective_from=effective_from,
-            now=datetime.now(UTC),
+            now=now,
+        )
+        ledger_rows.append_objects(
+            conn, "rulebooks", rulebooks.c.id == rulebook_id, lambda _: RULEBOOK_ACTIVATED, now
         )
     return Activation(
         rulebook_id, rulebook.rulebook, rulebook.version, effective_from, digest, True

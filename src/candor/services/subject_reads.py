@@ -36,7 +36,7 @@ def operator() -> Principal:
     return Principal(name=f"cli:{user}"[:64], role=Role.OFFICER)
 
 
-def _purpose(principal: Principal, purpose: str | None) -> str:
+def stated_purpose(principal: Principal, purpose: str | None) -> str:
     if principal.role is Role.SUBJECT:
         return OWN_FILE
     stated = (purpose or "").strip()
@@ -51,7 +51,7 @@ def _purpose(principal: Principal, purpose: str | None) -> str:
     return stated
 
 
-def _log(
+def log_read(
     store: Store,
     principal: Principal,
     action: str,
@@ -91,9 +91,9 @@ def explanation(
 ) -> Explanation:
     """A subject's ratings and listings with every line behind them, for one who may read it."""
     principal.may_read_subject(subject_id)
-    stated = _purpose(principal, purpose)
+    stated = stated_purpose(principal, purpose)
     found = explain(store, registry, subject_id, as_of=as_of)
-    _log(store, principal, action, stated, subject_id, f"{action} {_described(found)}")
+    log_read(store, principal, action, stated, subject_id, f"{action} {_described(found)}")
     return found
 
 
@@ -114,10 +114,10 @@ def find(
     """
     if principal.role not in STAFF:
         raise Forbidden(f"client {principal.name!r} may not look subjects up by identifier")
-    stated = _purpose(principal, purpose)
+    stated = stated_purpose(principal, purpose)
     subject_id = subject_id_for(store, hasher, identifier, today)
     returned = "no subject" if subject_id is None else "the subject's reference"
-    _log(store, principal, "find", stated, subject_id, returned)
+    log_read(store, principal, "find", stated, subject_id, returned)
     if subject_id is None:
         raise NotFound("candor holds no records about this identifier")
     return subject_ref(store, subject_id)
@@ -169,10 +169,10 @@ def history(
     Reading the history is itself an access, logged after the history is read.
     """
     principal.may_read_subject(subject_id)
-    stated = _purpose(principal, purpose)
+    stated = stated_purpose(principal, purpose)
     ref = subject_ref(store, subject_id)
     with store.read() as conn:
         reads = log.accesses_of(conn, subject_id, limit=HISTORY_LIMIT)
         checks = log.checks_of(conn, subject_id, limit=HISTORY_LIMIT)
-    _log(store, principal, "access_history", stated, subject_id, "the access history")
+    log_read(store, principal, "access_history", stated, subject_id, "the access history")
     return AccessHistory(ref, reads, checks)

@@ -11,7 +11,7 @@ all when nothing changed — and that is written in bulk (the driver's ``execute
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from candor.domain.ledger import LISTING_CHANGED, LISTING_ENDED, LISTING_STARTED
+from candor.store import ledger as ledger_rows
 from candor.store.bulk import insert_rows
 from candor.store.tables import (
     listings,
@@ -221,7 +223,31 @@ def save_listings(
             .where(listings.c.id == row["id"])
             .values(withdrawn_on=as_of, as_of=as_of, updated_at=now)
         )
+    record_listing_changes(
+        conn, [n["ref"] for n in new], [r["id"] for r in changed + withdrawn], now
+    )
     return len(new), len(changed), len(withdrawn)
+
+
+def record_listing_changes(
+    conn: Connection, new_refs: Sequence[str], changed_ids: Sequence[int], now: datetime
+) -> None:
+    """Ledger entries for listings just stored (by their refs) and changed (by their ids)."""
+    started = set(new_refs)
+
+    def kind(row: Mapping[str, Any]) -> str:
+        if row["ref"] in started:
+            return LISTING_STARTED
+        ended = row["removed_on"] is not None or row["withdrawn_on"] is not None
+        return LISTING_ENDED if ended else LISTING_CHANGED
+
+    chunk = 10_000  # bound parameters per statement
+    for i in range(0, len(new_refs), chunk):
+        part = list(new_refs[i : i + chunk])
+        ledger_rows.append_objects(conn, "listings", listings.c.ref.in_(part), kind, now)
+    for i in range(0, len(changed_ids), chunk):
+        ids = list(changed_ids[i : i + chunk])
+        ledger_rows.append_objects(conn, "listings", listings.c.id.in_(ids), kind, now)
 
 
 def start_run(conn: Connection, as_of: date, through: int, now: datetime) -> int:
@@ -477,13 +503,14 @@ def save_batch_listings(
     day = _bound(conn, listings, "as_of", as_of)
     stamp = _bound(conn, listings, "updated_at", now)
     new = changes.new.to_pylist()
+    refs = [secrets.token_hex(8) for _ in new]
     insert_rows(
         conn,
         listings,
         NEW_LISTING_COLUMNS,
         [
             (
-                secrets.token_hex(8),
+                ref,
                 row["rulebook_id"],
                 row["list_name"],
                 row["subject_id"],
@@ -492,7 +519,7 @@ def save_batch_listings(
                 day,
                 stamp,
             )
-            for row in new
+            for ref, row in zip(refs, new, strict=True)
         ],
     )
     changed = changes.changed.to_pylist()
@@ -519,6 +546,7 @@ def save_batch_listings(
             .values(withdrawn_on=as_of, as_of=as_of, updated_at=now),
             [{"listing_id": i} for i in withdrawn],
         )
+    record_listing_changes(conn, refs, [r["id"] for r in changed] + withdrawn, now)
     return len(new), len(changed), len(withdrawn)
 
 

@@ -411,7 +411,8 @@ ledger_entries = Table(
     Column("kind", String(32), nullable=False),
     Column("object_table", String(32)),
     Column("object_id", BigInteger),
-    Column("subject_id", ForeignKey("subjects.id"), index=True),
+    # Not indexed: a subject's entries are found through its records and listings.
+    Column("subject_id", ForeignKey("subjects.id")),
     Column("data", LargeBinary, nullable=False),
     Column("recorded_at", Instant, nullable=False),
 )
@@ -439,3 +440,46 @@ ledger_heads = Table(
     Column("key_id", SmallInteger, nullable=False),
     Column("signature", LargeBinary(64), nullable=False),
 )
+
+
+# --- notices (see candor.services.notices) -----------------------------------------------------
+
+# What a subject or a relying party is told: a record about them was accepted, a listing is
+# about to take effect, an objection was decided, an answer they had changed. The row is the
+# notice, kept for good (the "stored" channel, which every notice has); `body` is the notice as a
+# person reads it, `data` the same in structured form.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), index=True),
+    Column("client_id", ForeignKey("clients.id"), index=True),  # a relying party's notice
+    Column("kind", String(32), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("created_at", Instant, nullable=False),
+    CheckConstraint("(subject_id IS NULL) <> (client_id IS NULL)", name="recipient"),
+)
+
+# Sending a notice by email or webhook: one row per address, retried with backoff until
+# delivered or, after the deployment's most attempts, marked failed — kept and listed, never
+# dropped. A pending row is due at `next_attempt_at`; a sender that claims it moves that forward
+# by a lease, so that no other sender takes it while it is being sent.
+notice_deliveries = Table(
+    "notice_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("notice_id", ForeignKey("notices.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Instant),
+    Column("last_attempt_at", Instant),
+    Column("delivered_at", Instant),
+    Column("last_error", String(500)),
+    CheckConstraint(_one_of("channel", "email", "webhook"), name="channel"),
+    CheckConstraint(_one_of("status", "pending", "delivered", "failed"), name="status"),
+)
+Index("ix_notice_deliveries_due", notice_deliveries.c.status, notice_deliveries.c.next_attempt_at)

@@ -7,9 +7,10 @@ itself. Every read is logged and shows in the subject's access history.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
 
 from candor.api.auth import allow
 from candor.api.deps import RegistryDep, SettingsDep, StoreDep
@@ -23,6 +24,7 @@ from candor.domain.access import STAFF, Principal, Role
 from candor.services import subject_reads
 from candor.services.explain import subject_by_ref
 from candor.services.secret import load_secret
+from candor.services.subject_file import subject_file
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 
@@ -122,4 +124,37 @@ def accesses(
     subject: SubjectRef, store: StoreDep, caller: Reader, purpose: Purpose = None
 ) -> dict[str, Any]:
     found = subject_reads.history(store, caller, subject_by_ref(store, subject), purpose=purpose)
+    return found.to_json()
+
+
+@router.get(
+    "/{subject}/file",
+    summary="A subject's whole file, with ledger proofs",
+    description="Every record (with source and legal basis), the rating and its explanation, "
+    "the rating history, listings past and present, every check and read made about the "
+    "subject, and each record's and listing's ledger entries with inclusion proofs in the "
+    "current signed head. `format=html` gives a printable document. Logged with its purpose.",
+    response_model=None,
+)
+def file(
+    subject: SubjectRef,
+    store: StoreDep,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    caller: Reader,
+    as_of: AsOf = None,
+    purpose: Purpose = None,
+    format: Annotated[Literal["json", "html"], Query(description="json or html")] = "json",
+) -> dict[str, object] | HTMLResponse:
+    found = subject_file(
+        store,
+        registry,
+        load_secret(settings),
+        caller,
+        subject_by_ref(store, subject),
+        as_of=as_of or date.today(),
+        purpose=purpose,
+    )
+    if format == "html":
+        return HTMLResponse(found.html())
     return found.to_json()

@@ -10,11 +10,14 @@ from candor.cli.commands import (
     demo,
     ingest,
     keys,
+    ledger,
+    notices,
     rating,
     rulebook,
     serve,
     setup,
     sources,
+    subject_file,
 )
 
 
@@ -23,10 +26,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sources.app, name="sources")
     app.add_typer(clients.app, name="clients")
     app.add_typer(keys.app, name="keys")
+    app.add_typer(ledger.app, name="ledger")
+    app.add_typer(notices.app, name="notices")
     app.command("ingest")(ingest.ingest)
     app.add_typer(rulebook.app, name="rulebook")
     app.command("rate")(rating.rate)
     app.command("explain")(rating.explain_)
+    app.command("file")(subject_file.file)
     app.command("check")(check.check)
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)

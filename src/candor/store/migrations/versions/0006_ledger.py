@@ -35,9 +35,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_ledger_entries_subject_id"), ["subject_id"], unique=False
-        )
-        batch_op.create_index(
             "ix_ledger_entries_object", ["object_table", "object_id"], unique=False
         )
     op.create_table(
@@ -63,5 +60,4 @@ def downgrade() -> None:
     op.drop_table("ledger_tiles")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_entries_object")
-        batch_op.drop_index(batch_op.f("ix_ledger_entries_subject_id"))
     op.drop_table("ledger_entries")

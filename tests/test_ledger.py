@@ -1,0 +1,349 @@
+"""The ledger in the store: every state change an entry, signed heads, proofs that verify with
+the RFC 9162 verifiers alone, and `ledger verify` naming the first entry a changed byte breaks —
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from candor.api.app import create_app
+from candor.cli import app
+from candor.domain import merkle
+from candor.domain.ledger import (
+    LISTING_STARTED,
+    RECORD_ACCEPTED,
+    RECORD_CORRECTION,
+    RULEBOOK_ACTIVATED,
+    canonical,
+    read_entry,
+)
+from candor.domain.registry import Registry
+from candor.services import ledger
+from candor.services.ingestion import ingest_objects
+from candor.services.rating import rate_all
+from candor.services.registry import load_registry
+from candor.services.rulebooks import SAMPLE_RULEBOOKS, activate
+from candor.services.secret import load_secret
+from candor.services.sources import add_source
+from candor.settings import Settings
+from candor.store.database import Store
+from candor.store.tables import ledger_entries, ledger_heads, ledger_tiles, listings, records
+from tests.helpers import bearer, record_object, resident_id
+
+TODAY = date(2026, 11, 23)
+FINDING = {"case_no": "(2025)京0105执1号", "ground": 2}
+FEES = {"amount": "10.00"}
+
+
+@pytest.fixture
+def world(store: Store, settings: Settings, registry: Registry) -> Store:
+    activate(
+        store,
+        registry,
+        SAMPLE_RULEBOOKS / "court-dishonest-debtors.yaml",
+        effective=date(2017, 5, 1),
+        today=TODAY,
+    )
+    add_source(store, registry, "court", list(registry.record_types))
+    rows = [
+        record_object(
+            f"f{i}",
+            resident_id(i),
+            "court.dishonest_debtor_finding",
+            "2025-03-01",
+            attributes=FINDING,
+        )
+        for i in range(1, 6)
+    ] + [
+        record_object(f"u{i}", resident_id(i), "utility.late_fees", "2025-03-01", attributes=FEES)
+        for i in range(6, 300)
+    ]
+    first = ingest_objects(store, settings, registry, "court", rows, today=TODAY)
+    assert first.rejected == 0, first.rejects
+    rate_all(store, registry, as_of=TODAY, today=TODAY)
+    # Overturned after it was listed: the listing is withdrawn at the re-rating.
+    correction = record_object(
+        "f1-fix",
+        resident_id(1),
+        "court.dishonest_debtor_finding",
+        "2025-04-01",
+        attributes=FINDING,
+        refers_to="f1",
+        status="overturned",
+    )
+    assert ingest_objects(store, settings, registry, "court", [correction], today=TODAY).accepted
+    return store
+
+
+def _entries(store: Store) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        return [
+            {"leaf": leaf, **read_entry(bytes(data))}
+            for leaf, data in conn.execute(
+                sa.select(ledger_entries.c.leaf_index, ledger_entries.c.data).order_by(
+                    ledger_entries.c.leaf_index
+                )
+            )
+        ]
+
+
+def _count(store: Store, table: sa.Table) -> int:
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def test_every_state_change_is_an_entry_in_order(world: Store) -> None:
+    entries = _entries(world)
+    kinds = [e["kind"] for e in entries]
+    assert kinds[0] == RULEBOOK_ACTIVATED
+    assert kinds.count(RECORD_ACCEPTED) == 299 and kinds.count(RECORD_CORRECTION) == 1
+    assert [e["leaf"] for e in entries] == list(range(len(entries)))
+    # Every record and listing is named by an entry.
+    named = {(e["object"]["table"], e["object"]["id"]) for e in entries if "object" in e}
+    with world.read() as conn:
+        record_ids = set(conn.execute(sa.select(records.c.id)).scalars())
+        listing_ids = set(conn.execute(sa.select(listings.c.id)).scalars())
+    assert listing_ids, "the findings listed their subjects"
+    assert {("records", i) for i in record_ids} <= named
+    assert {("listings", i) for i in listing_ids} <= named
+    assert kinds.count(LISTING_STARTED) == len(listing_ids)
+
+
+def test_heads_are_signed_and_proofs_verify_with_the_rfc_verifiers_alone(
+    world: Store, settings: Settings
+) -> None:
+    secret = load_secret(settings)
+    first = ledger.head(world, secret)
+    assert first.size == _count(world, ledger_entries)
+    assert ledger.head(world, secret) == first  # nothing new: the same head
+    key = ledger.public_keys(secret)[first.key_id]
+    assert ledger.signature_valid(first, key)
+    forged = type(first)(first.size, bytes(32), first.signed_at, first.key_id, first.signature)
+    assert not ledger.signature_valid(forged, key)
+
+    for leaf in (0, 1, first.size // 2, first.size - 1):
+        proved = ledger.inclusion(world, secret, leaf)
+        assert merkle.verify_inclusion(
+            merkle.leaf_hash(proved.entry), leaf, proved.head.size, proved.proof, proved.head.root
+        )
+        assert not merkle.verify_inclusion(
+            merkle.leaf_hash(proved.entry + b" "),
+            leaf,
+            proved.head.size,
+            proved.proof,
+            proved.head.root,
+        )
+    # More entries, a newer head, and a consistency proof between the two.
+    add_more(world, settings)
+    second = ledger.head(world, secret)
+    assert second.size > first.size
+    between = ledger.consistency(world, first.size)
+    assert between.second == second
+    assert merkle.verify_consistency(
+        first.size, second.size, first.root, second.root, between.proof
+    )
+    assert ledger.inclusion(world, secret, 3, first.size).head == first
+    assert ledger.verify(world, secret).to_json() == {
+        "ok": True,
+        "entries": second.size,
+        "heads": 2,
+        "objects": {
+            "records": _count(world, records),
+            "rulebooks": 1,
+            "listings": _count(world, listings),
+        },
+        "problems": [],
+    }
+
+
+def add_more(store: Store, settings: Settings) -> None:
+    rows = [
+        record_object(
+            f"m{i}", resident_id(400 + i), "utility.late_fees", "2025-05-01", attributes=FEES
+        )
+        for i in range(10)
+    ]
+    assert ingest_objects(store, settings, load_registry(settings), "court", rows, today=TODAY)
+
+
+def _flip(value: Any) -> Any:
+    """The value with one byte changed."""
+    if isinstance(value, bytes | memoryview):
+        raw = bytearray(bytes(value))
+        raw[len(raw) // 2] ^= 0x01
+        return bytes(raw)
+    if isinstance(value, str):
+        return value[:-1] + ("x" if value[-1] != "x" else "y")
+    if isinstance(value, date):
+        return value.replace(day=2 if value.day != 2 else 3)
+    raise AssertionError(type(value))
+
+
+TAMPERED = {
+    # table, column, which row (by order of id), what verify must say
+    "a record's name": ("records", "name", 7, "entry {leaf} (record.accepted, records id {id})"),
+    "a record's decision date": ("records", "decided_on", 3, "entry {leaf} (record.accepted"),
+    "a rulebook's content": ("rulebooks", "content", 0, "entry 0 (rulebook.activated"),
+    "a listing's end": ("listings", "ends_on", 1, "(listing.started, listings id {id})"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(TAMPERED))
+def test_a_byte_changed_in_a_stored_object_is_found_and_its_entry_named(
+    world: Store, settings: Settings, what: str
+) -> None:
+    secret = load_secret(settings)
+    ledger.head(world, secret)
+    table_name, column, nth, expected = TAMPERED[what]
+    table = sa.Table(table_name, sa.MetaData(), autoload_with=world.engine)
+    with world.write() as conn:
+        row = conn.execute(
+            sa.select(table.c.id, table.c[column]).order_by(table.c.id).offset(nth).limit(1)
+        ).one()
+        conn.execute(sa.update(table).where(table.c.id == row.id).values({column: _flip(row[1])}))
+        leaf = conn.execute(
+            sa.select(sa.func.max(ledger_entries.c.leaf_index)).where(
+                ledger_entries.c.object_table == table_name, ledger_entries.c.object_id == row.id
+            )
+        ).scalar_one()
+
+    found = ledger.verify(world, secret)
+
+    assert not found.ok
+    assert len(found.problems) == 1, found.problems
+    assert expected.format(leaf=leaf, id=row.id) in found.problems[0]
+    assert "no longer matches" in found.problems[0]
+
+
+def test_a_byte_changed_in_the_ledger_itself_is_found(world: Store, settings: Settings) -> None:
+    secret = load_secret(settings)
+    signed = ledger.head(world, secret)
+    with world.write() as conn:
+        data = conn.execute(
+            sa.select(ledger_entries.c.data).where(ledger_entries.c.leaf_index == 5)
+        ).scalar_one()
+        conn.execute(
+            sa.update(ledger_entries)
+            .where(ledger_entries.c.leaf_index == 5)
+            .values(data=bytes(data).replace(b'"v":1', b'"v":2'))
+        )
+    found = ledger.verify(world, secret)
+    assert not found.ok
+    assert found.problems[0].startswith("entry 5 (")
+    assert "no longer match the tree" in found.problems[0]
+    assert any(f"head of size {signed.size}" in p for p in found.problems)
+
+
+def test_a_rewritten_tree_or_head_is_found(world: Store, settings: Settings) -> None:
+    secret = load_secret(settings)
+    signed = ledger.head(world, secret)
+    with world.write() as conn:
+        blob = conn.execute(
+            sa.select(ledger_tiles.c.hashes).where(
+                ledger_tiles.c.tile_level == 0, ledger_tiles.c.tile_index == 1
+            )
+        ).scalar_one()
+        conn.execute(
+            sa.update(ledger_tiles)
+            .where(ledger_tiles.c.tile_level == 0, ledger_tiles.c.tile_index == 1)
+            .values(hashes=_flip(blob))
+        )
+    found = ledger.verify(world, secret)
+    assert not found.ok and "no longer match the tree" in found.problems[0]
+
+    with world.write() as conn:  # put the tile back; now forge the head's root
+        conn.execute(
+            sa.update(ledger_tiles)
+            .where(ledger_tiles.c.tile_level == 0, ledger_tiles.c.tile_index == 1)
+            .values(hashes=blob)
+        )
+        conn.execute(
+            sa.update(ledger_heads)
+            .where(ledger_heads.c.size == signed.size)
+            .values(root=_flip(signed.root))
+        )
+    found = ledger.verify(world, secret)
+    assert found.problems == [
+        f"head of size {signed.size}: the signature does not verify",
+        f"head of size {signed.size}: the entries before it no longer give its root",
+    ]
+
+
+def test_a_row_added_behind_the_ledgers_back_is_found(world: Store, settings: Settings) -> None:
+    secret = load_secret(settings)
+    with world.write() as conn:
+        row = dict(conn.execute(sa.select(records).limit(1)).mappings().one())
+        row["id"] = 999_999
+        row["source_record_id"] = "smuggled"
+        conn.execute(sa.insert(records).values(row))
+    found = ledger.verify(world, secret)
+    assert found.problems == ["records id 999999: no ledger entry records it"]
+
+
+def test_the_api_publishes_heads_anyone_can_check(world: Store, settings: Settings) -> None:
+    auditor = bearer(world, "auditor-1", "auditor")
+    with TestClient(create_app(settings)) as api:
+        head = api.get("/v1/ledger/head").json()  # no credentials: published
+        keys = {k["key_id"]: k["public_key"] for k in api.get("/v1/ledger/keys").json()["keys"]}
+        # Checked with nothing of candor's: the key, the signed text, the signature.
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(keys[head["key_id"]])).verify(
+            base64.b64decode(head["signature"]), head["checkpoint"].encode()
+        )
+        origin, size, root, _time = head["checkpoint"].splitlines()
+        assert (origin, int(size), base64.b64decode(root).hex()) == (
+            "candor",
+            head["size"],
+            head["root"],
+        )
+        assert api.get("/v1/ledger/proof/inclusion/0").status_code == 401
+        proved = api.get("/v1/ledger/proof/inclusion/4", headers=auditor).json()
+        entry = canonical(proved["entry"])
+        assert merkle.verify_inclusion(
+            merkle.leaf_hash(entry),
+            4,
+            proved["tree_size"],
+            [bytes.fromhex(h) for h in proved["proof"]],
+            bytes.fromhex(head["root"]),
+        )
+        add_more(world, settings)
+        later = api.get("/v1/ledger/head").json()
+        between = api.get("/v1/ledger/proof/consistency", params={"first": head["size"]}).json()
+        assert merkle.verify_consistency(
+            head["size"],
+            later["size"],
+            bytes.fromhex(head["root"]),
+            bytes.fromhex(later["root"]),
+            [bytes.fromhex(h) for h in between["proof"]],
+        )
+        missing = api.get("/v1/ledger/proof/consistency", params={"first": head["size"] + 1})
+        assert missing.status_code == 404
+
+
+def test_candor_ledger_verify_exits_1_naming_the_entry(world: Store, settings: Settings) -> None:
+    env = {
+        "CANDOR_DATABASE_URL": settings.database_url,
+        "CANDOR_SECRET_FILE": str(settings.secret_file),
+    }
+    runner = CliRunner()
+    good = runner.invoke(app, ["ledger", "verify", "--json"], env=env)
+    assert good.exit_code == 0, good.output
+    assert json.loads(good.stdout)["ok"] is True
+    head = runner.invoke(app, ["ledger", "head", "--json"], env=env)
+    assert json.loads(head.stdout)["size"] == json.loads(good.stdout)["entries"]
+    with world.write() as conn:
+        conn.execute(sa.update(records).where(records.c.id == 2).values(legal_basis="edited"))
+    bad = runner.invoke(app, ["ledger", "verify", "--json"], env=env)
+    assert bad.exit_code == 1
+    problems = json.loads(bad.stdout)["problems"]
+    assert (
+        len(problems) == 1 and "records id 2): the stored record no longer matches" in problems[0]
+    )
