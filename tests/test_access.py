@@ -177,6 +177,31 @@ WALK: dict[tuple[str, str], Call] = {
     ("GET", "/v1/rulebooks/{name}/{version}"): lambda w: {
         "path": {"name": "court-dishonest-debtors", "version": "2017.1"}
     },
+    ("POST", "/v1/subjects/{subject}/objections"): lambda w: {
+        "path": {"subject": w.listed_ref},
+        "json": {
+            "about": "rating",
+            "target": "court-dishonest-debtors",
+            "statement": "matrix walk",
+        },
+    },
+    ("GET", "/v1/subjects/{subject}/objections"): lambda w: {"path": {"subject": w.listed_ref}},
+    ("POST", "/v1/objections/{objection}/review"): lambda w: {
+        "path": {"objection": "O" + "0" * 16}
+    },
+    ("POST", "/v1/objections/{objection}/decision"): lambda w: {
+        "path": {"objection": "O" + "0" * 16},
+        "json": {"decision": "rejected", "reasons": "matrix walk"},
+    },
+    ("POST", "/v1/objections/{objection}/appeal"): lambda w: {
+        "path": {"objection": "O" + "0" * 16},
+        "json": {"statement": "matrix walk"},
+    },
+    ("POST", "/v1/objections/{objection}/appeal-decision"): lambda w: {
+        "path": {"objection": "O" + "0" * 16},
+        "json": {"decision": "rejected", "reasons": "matrix walk"},
+    },
+    ("GET", "/v1/objections/overdue"): lambda w: {},
     ("GET", "/v1/ledger/head"): lambda w: {},
     ("GET", "/v1/ledger/keys"): lambda w: {},
     ("GET", "/v1/ledger/proof/inclusion/{leaf}"): lambda w: {"path": {"leaf": 0}},
@@ -214,6 +239,13 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/rulebooks"): EVERYONE,
     ("GET", "/v1/rulebooks/schema"): EVERYONE,
     ("GET", "/v1/rulebooks/{name}/{version}"): EVERYONE,
+    ("POST", "/v1/subjects/{subject}/objections"): frozenset({OFF, J}),
+    ("GET", "/v1/subjects/{subject}/objections"): frozenset({OFF, R, A, J}),
+    ("POST", "/v1/objections/{objection}/review"): frozenset({R}),
+    ("POST", "/v1/objections/{objection}/decision"): frozenset({R}),
+    ("POST", "/v1/objections/{objection}/appeal"): frozenset({OFF, J}),
+    ("POST", "/v1/objections/{objection}/appeal-decision"): frozenset({R}),
+    ("GET", "/v1/objections/overdue"): frozenset({OFF, R, A}),
     ("GET", "/v1/ledger/head"): EVERYONE,
     ("GET", "/v1/ledger/keys"): EVERYONE,
     ("GET", "/v1/ledger/proof/inclusion/{leaf}"): frozenset({OFF, R, A}),
@@ -330,6 +362,7 @@ def test_a_relying_party_asks_only_for_a_registered_purpose(api: TestClient, wor
         "how_to_object",
         "measure",
         "as_of",
+        "disputed",
     }
 
 

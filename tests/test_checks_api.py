@@ -39,7 +39,7 @@ CLEAN = resident_id(2)  # an enforcement order only: known, never listed
 UNKNOWN = resident_id(3)  # valid, but candor holds nothing about it
 BAD_CHECK = LISTED[:-1] + ("0" if LISTED[-1] != "0" else "1")  # fails the check character
 PROBLEM = "application/problem+json"
-ANSWER_KEYS = {"measure", "as_of", "applies", "listing", "until", "how_to_object"}
+ANSWER_KEYS = {"measure", "as_of", "applies", "listing", "until", "how_to_object", "disputed"}
 FINDING = {"case_no": "(2025)京0105执1号", "ground": 2}
 
 

@@ -172,7 +172,15 @@ def test_rate_then_check_from_the_command_line(rated: Candor) -> None:
         "check", f"cn_resident_id:{OTHER}", "no_air_travel", "--as-of", "2025-06-01"
     )
     assert (answer["applies"], answer["until"]) == (True, "2027-03-01")
-    assert set(answer) == {"measure", "as_of", "applies", "listing", "until", "how_to_object"}
+    assert set(answer) == {
+        "measure",
+        "as_of",
+        "applies",
+        "listing",
+        "until",
+        "how_to_object",
+        "disputed",
+    }
     after = rated.json("check", f"cn_resident_id:{OTHER}", "no_air_travel", "--as-of", "2027-03-01")
     assert after["applies"] is False
     unknown = rated.json("check", f"cn_resident_id:{OTHER}", "no_spaceflight", code=1)

@@ -159,6 +159,7 @@ def test_heads_are_signed_and_proofs_verify_with_the_rfc_verifiers_alone(
         "objects": {
             "records": _count(world, records),
             "rulebooks": 1,
+            "objections": 0,
             "listings": _count(world, listings),
         },
         "problems": [],

@@ -88,6 +88,30 @@ class Settings:
             "log grew.",
         ),
     )
+    objection_review_days: int = field(
+        default=30,
+        metadata=_meta(
+            "CANDOR_OBJECTION_REVIEW_DAYS",
+            "Days a reviewer has to decide an objection (and an appeal) after it is filed; "
+            "later ones are reported overdue (FCRA's reinvestigation period is 30 days).",
+        ),
+    )
+    appeal_days: int = field(
+        default=30,
+        metadata=_meta(
+            "CANDOR_APPEAL_DAYS",
+            "Days after a decision on an objection within which the subject may appeal it; "
+            "after that the decision is final.",
+        ),
+    )
+    notify_lookback_days: int = field(
+        default=180,
+        metadata=_meta(
+            "CANDOR_NOTIFY_LOOKBACK_DAYS",
+            "When an upheld objection changes a subject's listings, every relying party that "
+            "checked the subject in this many days before is told its earlier answer changed.",
+        ),
+    )
     rerate_inline_max: int = field(
         default=500,
         metadata=_meta(

@@ -240,6 +240,11 @@ def check_response(response: schemathesis.Response | requests.Response, label: s
     assert status < 500, f"{label}: {status} {response.content[:500]!r}"
     content_type = _header(response, "content-type")
     if status < 400:
+        url = str(getattr(response.request, "url", ""))
+        if "/file?" in url and "format=html" in url:  # the subject file as a printable page
+            assert content_type == ["text/html; charset=utf-8"], f"{label}: {content_type}"
+            assert response.content.startswith(b"<!DOCTYPE html>")
+            return
         assert content_type == ["application/json"], f"{label}: {status} as {content_type}"
         json.loads(response.content)
         return

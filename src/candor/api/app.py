@@ -10,7 +10,17 @@ from fastapi import FastAPI
 
 import candor
 from candor.api.problems import HANDLERS
-from candor.api.routers import auth, checks, health, ledger, lists, records, rulebooks, subjects
+from candor.api.routers import (
+    auth,
+    checks,
+    health,
+    ledger,
+    lists,
+    objections,
+    records,
+    rulebooks,
+    subjects,
+)
 from candor.services.authentication import Authenticator
 from candor.services.quotas import Quotas
 from candor.services.registry import load_registry
@@ -66,4 +76,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lists.router)
     app.include_router(rulebooks.router)
     app.include_router(ledger.router)
+    app.include_router(objections.router)
     return app

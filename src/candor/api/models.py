@@ -110,6 +110,11 @@ class CheckOut(BaseModel):
         "does not apply)."
     )
     how_to_object: str | None = Field(description="Where and how the subject can object.")
+    disputed: bool = Field(
+        default=False,
+        description="The subject has an objection open: the answer may change when it is "
+        "decided (relying parties that had an answer that changes are told).",
+    )
 
 
 class BulkCheckIn(BaseModel):

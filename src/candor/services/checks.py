@@ -78,6 +78,8 @@ class CheckAnswer:
     listing: str | None  # the listing's public reference
     until: date | None
     how_to_object: str | None
+    # An objection by the subject is open: the answer may change when it is decided.
+    disputed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +89,7 @@ class CheckAnswer:
             "listing": self.listing,
             "until": self.until.isoformat() if self.until else None,
             "how_to_object": self.how_to_object,
+            "disputed": self.disputed,
         }
 
 
@@ -350,7 +353,7 @@ class Checks:
             chosen = _as_of_earlier(
                 self.store, self.registry, subject_id, state.listings, imposing, as_of
             )
-        return _found(measure, as_of, subject_id, chosen, imposing)
+        return _found(measure, as_of, subject_id, chosen, imposing, state.disputed)
 
     def _may_be_listed(self, subject_id: int, measures: Measures, measure: str) -> bool:
         with self.store.read() as conn:
@@ -365,6 +368,7 @@ def _found(
     subject_id: int | None,
     chosen: dict[str, Any] | None,
     imposing: Mapping[tuple[int, str], str],
+    disputed: bool = False,
 ) -> Found:
     answer = CheckAnswer(
         measure=measure,
@@ -373,6 +377,7 @@ def _found(
         listing=chosen.get("ref") if chosen else None,
         until=effective_end(chosen) if chosen else None,
         how_to_object=imposing[(chosen["rulebook_id"], chosen["list_name"])] if chosen else None,
+        disputed=disputed,
     )
     return Found(answer, subject_id, chosen.get("id") if chosen else None, datetime.now(UTC))
 

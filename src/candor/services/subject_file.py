@@ -25,6 +25,7 @@ from candor.domain.ledger import TreeHead, read_entry
 from candor.domain.registry import Registry
 from candor.services import ledger
 from candor.services.explain import explain
+from candor.services.objections import objections_of
 from candor.services.secret import DeploymentSecret
 from candor.services.subject_reads import HISTORY_LIMIT, log_read, stated_purpose
 from candor.store import Store
@@ -69,6 +70,8 @@ class SubjectFile:
     listings: list[dict[str, Any]]
     checks: list[dict[str, Any]]
     reads: list[dict[str, Any]]
+    objections: list[dict[str, Any]]
+    notices: list[dict[str, Any]]
     head: TreeHead | None
     ledger: list[dict[str, Any]]  # entries about its records and listings, with proofs
 
@@ -82,6 +85,8 @@ class SubjectFile:
             "listings": self.listings,
             "checks": self.checks,
             "reads": self.reads,
+            "objections": self.objections,
+            "notices": self.notices,
             "ledger": {
                 "head": self.head.to_json() if self.head else None,
                 "entries": self.ledger,
@@ -125,6 +130,7 @@ def subject_file(
         history = rows.rating_history(conn, subject_id, limit=HISTORY_LIMIT)
         checks = log.checks_of(conn, subject_id, limit=HISTORY_LIMIT)
         reads = log.accesses_of(conn, subject_id, limit=HISTORY_LIMIT)
+        notices = [_plain(n) for n in rows.notices_of(conn, subject_id, limit=HISTORY_LIMIT)]
         entries = rows.ledger_entries_about(
             conn, [r["id"] for r in records], [r["id"] for r in listings]
         )
@@ -191,6 +197,8 @@ def subject_file(
             }
             for r in reads
         ],
+        objections=objections_of(store, subject_id),
+        notices=notices,
         head=head,
         ledger=proved,
     )

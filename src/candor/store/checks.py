@@ -32,6 +32,8 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
+    or_,
     select,
     true,
     union_all,
@@ -43,11 +45,13 @@ from candor.domain.pseudonyms import Hashed
 from candor.store import identifier_keys
 from candor.store.bulk import insert_rows
 from candor.store.database import Store
+from candor.store.objections import OPEN_STATES
 from candor.store.sql import binary_among
 from candor.store.tables import (
     checks,
     identifiers,
     listings,
+    objections,
     rating_runs,
     records,
     rulebooks,
@@ -93,6 +97,7 @@ class SubjectState:
     rulebooks_marker: int  # the newest rulebook version's id: changes on every activation
     identifier_key: int  # the store's newest identifier key (see store.identifier_keys)
     subject_id: int | None  # None: candor knows no subject by this identifier
+    disputed: bool  # an objection by the subject is open
     rated_for: date | None  # the date its stored listings were computed for (None: never)
     stale: bool  # records about it arrived after its stored listings were computed
     listings: list[dict[str, Any]]  # every stored listing of the subject, in any state
@@ -139,12 +144,19 @@ def _state_query(layered: bool) -> Select[Any]:
     own_through = func.coalesce(rerate.c.through_record_id, 0)
     through = case((own_through > run_through, own_through), else_=run_through)
     newer = exists().where(records.c.subject_id == ident.c.subject_id, records.c.id > through)
+    # Constants written into the statement: it is compiled once to driver SQL, where an
+    # expanding IN has no place.
+    disputed = exists().where(
+        objections.c.subject_id == ident.c.subject_id,
+        or_(*(objections.c.state == literal_column(f"'{s}'") for s in OPEN_STATES)),
+    )
     return select(
         marker.c.marker,
         marker.c.identifier_key,
         ident.c.subject_id,
         func.coalesce(rerate.c.as_of, run.c.as_of).label("rated_for"),
         newer.label("stale"),
+        disputed.label("disputed"),
         *(listings.c[c] for c in LISTING_COLUMNS),
     ).select_from(
         marker.outerjoin(run, true())
@@ -258,7 +270,8 @@ class DriverReads:
             subject_id=first[2],
             rated_for=as_date(first[3]),
             stale=bool(first[4]),
-            listings=[_listing(r[5:]) for r in rows if r[5] is not None],
+            disputed=bool(first[5]),
+            listings=[_listing(r[6:]) for r in rows if r[6] is not None],
         )
 
     def close(self) -> None:

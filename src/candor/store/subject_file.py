@@ -12,6 +12,7 @@ from candor.store.tables import (
     ingest_batches,
     ledger_entries,
     listings,
+    notices,
     rating_changes,
     records,
     rulebooks,
@@ -135,3 +136,20 @@ def ledger_entries_about(
         .order_by(ledger_entries.c.leaf_index)
     )
     return [(int(i), str(t), int(o), bytes(d)) for i, t, o, d in rows]
+
+
+def notices_of(conn: Connection, subject_id: int, *, limit: int) -> list[dict[str, Any]]:
+    """The notices sent to the subject, newest first."""
+    query = (
+        select(
+            notices.c.id,
+            notices.c.kind,
+            notices.c.title,
+            notices.c.body,
+            notices.c.created_at,
+        )
+        .where(notices.c.subject_id == subject_id)
+        .order_by(notices.c.created_at.desc(), notices.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]

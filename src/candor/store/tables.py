@@ -483,3 +483,56 @@ notice_deliveries = Table(
     CheckConstraint(_one_of("status", "pending", "delivered", "failed"), name="status"),
 )
 Index("ix_notice_deliveries_due", notice_deliveries.c.status, notice_deliveries.c.next_attempt_at)
+
+
+# --- objections and appeals (see candor.services.objections) -----------------------------------
+
+# A subject's objection to a record, a listing or a rating, and its whole course: filed → in
+# review → decided (upheld, partly upheld, rejected, with reasons) → appealed → final. The
+# reviewer of an appeal must differ from the one who decided first (checked by the service).
+objections = Table(
+    "objections",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("ref", String(32), nullable=False, unique=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("about", String(16), nullable=False),
+    Column("record_id", ForeignKey("records.id")),  # the record (a listing's: its entry record)
+    Column("listing_id", ForeignKey("listings.id")),
+    Column("rulebook_id", ForeignKey("rulebooks.id")),  # a rating: under which rulebook
+    Column("statement", Text, nullable=False),
+    Column("filed_by", String(64), nullable=False),
+    Column("filed_at", Instant, nullable=False),
+    Column("due_on", Date, nullable=False),  # the review's deadline
+    Column("state", String(16), nullable=False),
+    Column("reviewer", String(64)),
+    Column("decision", String(16)),
+    Column("reasons", Text),
+    Column("decided_by", String(64)),
+    Column("decided_at", Instant),
+    Column("appeal_statement", Text),
+    Column("appealed_at", Instant),
+    Column("appeal_due_on", Date),
+    Column("appeal_decision", String(16)),
+    Column("appeal_reasons", Text),
+    Column("appeal_decided_by", String(64)),
+    Column("appeal_decided_at", Instant),
+    Column("correction_record_id", ForeignKey("records.id")),
+    CheckConstraint(_one_of("about", "record", "listing", "rating"), name="about"),
+    CheckConstraint(
+        _one_of("state", "filed", "in_review", "decided", "appealed", "final"), name="state"
+    ),
+)
+
+# What a subject attaches to an objection (proof of payment, a court's later ruling), as sent.
+objection_attachments = Table(
+    "objection_attachments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("objection_id", ForeignKey("objections.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("added_at", Instant, nullable=False),
+)

@@ -135,6 +135,7 @@ def accesses(
     "subject, and each record's and listing's ledger entries with inclusion proofs in the "
     "current signed head. `format=html` gives a printable document. Logged with its purpose.",
     response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}},
 )
 def file(
     subject: SubjectRef,

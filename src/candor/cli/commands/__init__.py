@@ -12,6 +12,7 @@ from candor.cli.commands import (
     keys,
     ledger,
     notices,
+    objections,
     rating,
     rulebook,
     serve,
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
     app.command("rate")(rating.rate)
     app.command("explain")(rating.explain_)
     app.command("file")(subject_file.file)
+    app.add_typer(objections.app, name="objections")
     app.command("check")(check.check)
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)
