@@ -191,53 +191,6 @@ def _reviewer(principal: Principal) -> None:
         raise Forbidden("only a reviewer decides objections")
 
 
-def decide(
-    store: Store,
-    registry: Registry,
-    settings: Settings,
-    principal: Principal,
-    ref: str,
-    *,
-    decision: str,
-    reasons: str,
-    today: date,
-) -> dict[str, Any]:
-    """Decide an objection (taking it in review if nobody has)."""
-    _reviewer(principal)
-    outcome = rules.decision(decision)
-    why = rules.text(reasons, "reasons", rules.REASONS_MAX)
-    now = datetime.now(UTC)
-    with store.write() as conn:
-        row = _get(conn, ref)
-        rules.may_decide(State(row["state"]), principal.name, row["reviewer"])
-        values: dict[str, Any] = {
-            "state": State.DECIDED.value,
-            "reviewer": principal.name,
-            "decision": outcome.value,
-            "reasons": why,
-            "decided_by": principal.name,
-            "decided_at": now,
-        }
-        if rules.corrects(outcome, None):
-            values["correction_record_id"] = _correct(conn, row, today, now)
-        if not stored.change(conn, row["id"], row["state"], values):
-            raise InvalidInput("the objection moved meanwhile; read it again")
-        row = _get(conn, ref)
-        appeal_by = today + timedelta(days=settings.appeal_days)
-        _notify_subject(
-            conn,
-            row,
-            f"Your objection {ref} was {outcome.value.replace('_', ' ')}",
-            f"Decision: {outcome.value.replace('_', ' ')}.\nReasons: {why}\n"
-            f"You may appeal until {appeal_by}; a different reviewer decides an appeal.",
-            now,
-        )
-        _ledger(conn, row["id"], State.DECIDED.value, now)
-    if values.get("correction_record_id"):
-        _after_correction(store, registry, settings, row, today)
-    return _plain(row)
-
-
 def appeal(
     store: Store,
     settings: Settings,
@@ -277,6 +230,21 @@ def appeal(
     return _plain(row)
 
 
+def decide(
+    store: Store,
+    registry: Registry,
+    settings: Settings,
+    principal: Principal,
+    ref: str,
+    *,
+    decision: str,
+    reasons: str,
+    today: date,
+) -> dict[str, Any]:
+    """Decide an objection (taking it in review if nobody has)."""
+    return _decide(store, registry, settings, principal, ref, decision, reasons, today, False)
+
+
 def decide_appeal(
     store: Store,
     registry: Registry,
@@ -289,6 +257,20 @@ def decide_appeal(
     today: date,
 ) -> dict[str, Any]:
     """A reviewer other than the first decides the appeal; the objection is then final."""
+    return _decide(store, registry, settings, principal, ref, decision, reasons, today, True)
+
+
+def _decide(
+    store: Store,
+    registry: Registry,
+    settings: Settings,
+    principal: Principal,
+    ref: str,
+    decision: str,
+    reasons: str,
+    today: date,
+    on_appeal: bool,
+) -> dict[str, Any]:
     _reviewer(principal)
     outcome = rules.decision(decision)
     why = rules.text(reasons, "reasons", rules.REASONS_MAX)
@@ -296,30 +278,49 @@ def decide_appeal(
     corrected = False
     with store.write() as conn:
         row = _get(conn, ref)
-        rules.may_decide_appeal(State(row["state"]), principal.name, row["decided_by"])
-        values: dict[str, Any] = {
-            "state": State.FINAL.value,
-            "appeal_decision": outcome.value,
-            "appeal_reasons": why,
-            "appeal_decided_by": principal.name,
-            "appeal_decided_at": now,
-        }
-        first = Decision(row["decision"]) if row["decision"] else None
-        if rules.corrects(first, outcome) and row["correction_record_id"] is None:
+        state = State(row["state"])
+        if on_appeal:
+            rules.may_decide_appeal(state, principal.name, row["decided_by"])
+            moved_to = State.FINAL
+            values: dict[str, Any] = {
+                "appeal_decision": outcome.value,
+                "appeal_reasons": why,
+                "appeal_decided_by": principal.name,
+                "appeal_decided_at": now,
+            }
+            first = Decision(row["decision"]) if row["decision"] else None
+            corrects = rules.corrects(first, outcome)
+        else:
+            rules.may_decide(state, principal.name, row["reviewer"])
+            moved_to = State.DECIDED
+            values = {
+                "reviewer": principal.name,
+                "decision": outcome.value,
+                "reasons": why,
+                "decided_by": principal.name,
+                "decided_at": now,
+            }
+            corrects = rules.corrects(outcome, None)
+        values["state"] = moved_to.value
+        if corrects and row["correction_record_id"] is None:
             values["correction_record_id"] = _correct(conn, row, today, now)
-            corrected = True
+            corrected = values["correction_record_id"] is not None
         if not stored.change(conn, row["id"], row["state"], values):
             raise InvalidInput("the objection moved meanwhile; read it again")
         row = _get(conn, ref)
-        _notify_subject(
-            conn,
-            row,
-            f"Your appeal of objection {ref} was {outcome.value.replace('_', ' ')}",
-            f"Decision on appeal: {outcome.value.replace('_', ' ')}.\nReasons: {why}\n"
-            "This decision is final.",
-            now,
-        )
-        _ledger(conn, row["id"], State.FINAL.value, now)
+        said = outcome.value.replace("_", " ")
+        if on_appeal:
+            title = f"Your appeal of objection {ref} was {said}"
+            body = f"Decision on appeal: {said}.\nReasons: {why}\nThis decision is final."
+        else:
+            appeal_by = today + timedelta(days=settings.appeal_days)
+            title = f"Your objection {ref} was {said}"
+            body = (
+                f"Decision: {said}.\nReasons: {why}\n"
+                f"You may appeal until {appeal_by}; a different reviewer decides an appeal."
+            )
+        _notify_subject(conn, row, title, body, now)
+        _ledger(conn, row["id"], moved_to.value, now)
     if corrected:
         _after_correction(store, registry, settings, row, today)
     return _plain(row)
