@@ -22,7 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bench import checks, ingest, rating
+from bench import checks, ingest, ledger, rating
 from bench.core import BENCH_DIR, REPO_ROOT, Area, Context, Result
 from bench.machine import facts
 from bench.pg import configured_url
@@ -35,7 +35,9 @@ from bench.report import (
     rich_table,
 )
 
-AREAS: dict[str, Area] = {area.name: area for area in (ingest.AREA, checks.AREA, rating.AREA)}
+AREAS: dict[str, Area] = {
+    area.name: area for area in (ingest.AREA, checks.AREA, rating.AREA, ledger.AREA)
+}
 RESULTS = BENCH_DIR / "results.json"
 README = REPO_ROOT / "README.md"
 

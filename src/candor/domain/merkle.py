@@ -44,6 +44,7 @@ __all__ = [
     "node_hash",
     "peak_positions",
     "root",
+    "row_root",
     "subtree_from_nodes",
     "verify_consistency",
     "verify_inclusion",
@@ -56,6 +57,8 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
 _sha256 = hashlib.sha256
+_LEAF_SEEDED = _sha256(_LEAF_PREFIX).copy
+_NODE_SEEDED = _sha256(_NODE_PREFIX).copy
 
 Subtree = Callable[[int, int], bytes]
 """``subtree(start, end)``: MTH of leaves [start, end) — how proofs read a tree they cannot hold."""
@@ -69,12 +72,31 @@ NodeRecord = tuple[int, int, bytes]
 
 def leaf_hash(data: bytes) -> bytes:
     """MTH({d}) = SHA-256(0x00 ‖ d): the hash of one log entry."""
-    return _sha256(_LEAF_PREFIX + data).digest()
+    h = _LEAF_SEEDED()  # SHA-256 already fed the prefix: cheaper than concatenating it
+    h.update(data)
+    return h.digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 ‖ left ‖ right): the hash of an interior node."""
     return _sha256(_NODE_PREFIX + left + right).digest()
+
+
+def row_root(row: bytes) -> bytes:
+    """The root of a complete subtree from its 2^k nodes at one level, their hashes concatenated
+    left to right (as a store's tiles hold them): k rounds of :func:`node_hash` over pairs."""
+    width = len(row) // HASH_SIZE
+    if width == 0 or width & (width - 1) or len(row) % HASH_SIZE:
+        raise ValueError(f"a row of {len(row)} bytes is not 2^k {HASH_SIZE}-byte hashes")
+    seeded, pair = _NODE_SEEDED, 2 * HASH_SIZE
+    while len(row) > HASH_SIZE:
+        parents = []
+        for i in range(0, len(row), pair):
+            h = seeded()  # SHA-256 already fed the node prefix: cheaper than concatenating it
+            h.update(row[i : i + pair])
+            parents.append(h.digest())
+        row = b"".join(parents)
+    return row
 
 
 def _split(n: int) -> int:
@@ -176,6 +198,20 @@ def _is_count(value: object) -> bool:
 
 def _is_hash(value: object) -> bool:
     return isinstance(value, bytes) and len(value) == HASH_SIZE
+
+
+def _all_hashes(values: Sequence[object]) -> bool:
+    """Whether every value is a hash; at C speed in the usual case of plain ``bytes``."""
+    if set(map(type, values)) <= {bytes}:
+        return set(map(len, values)) <= {HASH_SIZE}  # type: ignore[arg-type]
+    return all(_is_hash(v) for v in values)
+
+
+def _checked(leaf_hashes: Iterable[bytes]) -> Sequence[bytes]:
+    batch = leaf_hashes if isinstance(leaf_hashes, list | tuple) else list(leaf_hashes)
+    if not _all_hashes(batch):
+        raise ValueError(f"leaf hashes must be {HASH_SIZE}-byte hashes")
+    return batch
 
 
 def _hashes(proof: object) -> list[bytes] | None:
@@ -336,9 +372,7 @@ class Frontier:
         All hashes are checked before any is appended, so a bad batch leaves the frontier as it
         was. The loop is written for CPython's speed: locals only, one SHA-256 per new node.
         """
-        batch = leaf_hashes if isinstance(leaf_hashes, list | tuple) else list(leaf_hashes)
-        if not all(_is_hash(h) for h in batch):
-            raise ValueError(f"leaf hashes must be {HASH_SIZE}-byte hashes")
+        batch = _checked(leaf_hashes)
         sha256, prefix = _sha256, _NODE_PREFIX
         peaks = self._peaks
         pop, push = peaks.pop, peaks.append
@@ -357,3 +391,38 @@ class Frontier:
             size += 1
         self._size = size
         return completed
+
+    def append_levels(self, leaf_hashes: Iterable[bytes], every: int) -> dict[int, list[bytes]]:
+        """Append leaf hashes in order, as :meth:`append_many` does; return the nodes they
+        completed at each level that is a multiple of ``every`` (a power of two), by level, left
+        to right — level 0's being the leaf hashes themselves.
+
+        At level L the completed nodes are those at indexes [old size >> L, new size >> L), so
+        their hashes alone name them: what a store that keeps only some levels (tiles) needs,
+        without a tuple per node.
+        """
+        if every < 1 or every & (every - 1):
+            raise ValueError(f"every must be a power of two, got {every}")
+        batch = _checked(leaf_hashes)
+        mask = every - 1
+        sha256, prefix = _sha256, _NODE_PREFIX
+        peaks = self._peaks
+        pop, push = peaks.pop, peaks.append
+        kept: dict[int, list[bytes]] = {0: list(batch)}
+        size = self._size
+        for leaf in batch:
+            node, index, level = leaf, size, 0
+            while index & 1:  # each carry merges the rightmost peak with the new node
+                node = sha256(prefix + pop() + node).digest()
+                index >>= 1
+                level += 1
+                if not level & mask:
+                    found = kept.get(level)
+                    if found is None:
+                        kept[level] = [node]
+                    else:
+                        found.append(node)
+            push(node)
+            size += 1
+        self._size = size
+        return kept

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -27,11 +28,8 @@ from sqlalchemy import (
     Date,
     DateTime,
     TypeDecorator,
-    and_,
-    bindparam,
     func,
     insert,
-    or_,
     select,
     text,
     type_coerce,
@@ -57,15 +55,35 @@ HASH = 32
 _PG_LOCK = "SELECT pg_advisory_xact_lock('ledger_entries'::regclass::oid::bigint)"
 
 
-_TILE = select(ledger_tiles.c.hashes).where(
-    ledger_tiles.c.tile_level == bindparam("tile_level"),
-    ledger_tiles.c.tile_index == bindparam("tile_index"),
-)
+def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """Rows of ``sql`` (parameters marked ``?``) read through the driver, in the open
+    transaction: for reads that run often (a proof reads several tiles) or fetch many small rows
+    (verify reads every entry), where SQLAlchemy's statement and row handling cost more than the
+    reading itself."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    rows: list[Any] = driver.execute(sql, params).fetchall()
+    return rows
 
 
 def _read_tile(conn: Connection, tile_level: int, tile_index: int) -> bytes | None:
-    found = conn.execute(_TILE, {"tile_level": tile_level, "tile_index": tile_index}).scalar()
-    return bytes(found) if found is not None else None
+    rows = _driver_rows(
+        conn,
+        "SELECT hashes FROM ledger_tiles WHERE tile_level = ? AND tile_index = ?",
+        (tile_level, tile_index),
+    )
+    return bytes(rows[0][0]) if rows else None
+
+
+# A node between tile levels is hashed up from 2^k hashes of the tile below it: up to 127
+# SHA-256 for one node, some 900 for a proof on a tree of ten million leaves. The roots of the
+# wider rows are kept, by the rows' bytes: a complete node never changes, so the bytes name the
+# answer whatever store or tree they came from, and the upper levels and the right edge of the
+# tree recur in every proof against a head. At most 4,096 rows of 256 bytes to 4 KiB.
+_MEMO_FROM = 3  # rows of 8 hashes and more: narrower ones cost less to hash than to look up
+_wide_row_root = lru_cache(maxsize=4096)(row_root)
 
 
 class TileNodes:
@@ -97,7 +115,8 @@ class TileNodes:
         end = start + (HASH << above)
         if len(hashes) < end:
             raise LookupError(f"ledger node ({level}, {index}) is not in the stored tree")
-        return row_root(hashes[start:end])
+        row = hashes[start:end]
+        return _wide_row_root(row) if above >= _MEMO_FROM else row_root(row)
 
     def subtree(self) -> Subtree:
         return subtree_from_nodes(self.node)
@@ -252,19 +271,24 @@ def entry_data(conn: Connection, leaf_index: int) -> bytes | None:
 
 
 def entries_in_order(conn: Connection, *, chunk: int = 100_000) -> Iterator[tuple[int, bytes]]:
-    """Every entry's (leaf index, data), in leaf order, read a chunk at a time."""
+    """Every entry's (leaf index, data), in leaf order, read a chunk at a time (through the
+    driver, as tiles are: verify reads every entry)."""
+    plain = conn.dialect.name == "sqlite"  # hands over int and bytes already
     after = -1
     while True:
-        rows = conn.execute(
-            select(ledger_entries.c.leaf_index, ledger_entries.c.data)
-            .where(ledger_entries.c.leaf_index > after)
-            .order_by(ledger_entries.c.leaf_index)
-            .limit(chunk)
-        ).all()
+        rows = _driver_rows(
+            conn,
+            "SELECT leaf_index, data FROM ledger_entries WHERE leaf_index > ? "
+            "ORDER BY leaf_index LIMIT ?",
+            (after, chunk),
+        )
         if not rows:
             return
-        for leaf, data in rows:
-            yield int(leaf), bytes(data)
+        if plain:
+            yield from rows
+        else:
+            for leaf, data in rows:
+                yield int(leaf), bytes(data)
         after = int(rows[-1][0])
 
 
@@ -272,29 +296,35 @@ def latest_entries(
     conn: Connection, table: str, *, chunk: int = 100_000
 ) -> Iterator[tuple[int, int, bytes]]:
     """(object id, leaf index, data) of the newest entry about each object of ``table``, in
-    object id order: the entries read along their (table, object) index, a chunk at a time."""
-    last: tuple[int, int, bytes] | None = None
-    after = (-1, -1)
+    object id order: the entries read along their (table, object) index, a chunk at a time.
+
+    Each chunk starts after the last object the one before read completely, a range the index
+    finds directly (a condition on (object, leaf) pairs made every chunk scan the table's
+    entries from the first).
+    """
+    object_id, leaf = ledger_entries.c.object_id, ledger_entries.c.leaf_index
+    about = select(object_id, leaf, ledger_entries.c.data).where(
+        ledger_entries.c.object_table == table
+    )
+    after: int | None = None
     while True:
-        object_id, leaf = ledger_entries.c.object_id, ledger_entries.c.leaf_index
-        rows = conn.execute(
-            select(object_id, leaf, ledger_entries.c.data)
-            .where(
-                ledger_entries.c.object_table == table,
-                or_(object_id > after[0], and_(object_id == after[0], leaf > after[1])),
-            )
-            .order_by(object_id, leaf)
-            .limit(chunk)
-        ).all()
+        query = about if after is None else about.where(object_id > after)
+        rows: Sequence[Any] = conn.execute(query.order_by(object_id, leaf).limit(chunk)).all()
         if not rows:
-            break
-        for oid, index, data in rows:
-            if last is not None and last[0] != oid:
-                yield last
-            last = (int(oid), int(index), bytes(data))
-        after = (int(rows[-1][0]), int(rows[-1][1]))
-    if last is not None:
-        yield last
+            return
+        if len(rows) == chunk:  # the last object's entries may go on in the next chunk
+            last = rows[-1][0]
+            cut = len(rows)
+            while cut and rows[cut - 1][0] == last:
+                cut -= 1
+            if cut:
+                rows = rows[:cut]
+            else:  # a chunk's worth of entries about one object: all of them
+                rows = conn.execute(about.where(object_id == last).order_by(leaf)).all()
+        for n, (oid, index, data) in enumerate(rows):
+            if n + 1 == len(rows) or rows[n + 1][0] != oid:  # its newest: last of its own
+                yield int(oid), int(index), bytes(data)
+        after = int(rows[-1][0])
 
 
 def entries_about(conn: Connection, table: str, object_id: int) -> list[int]:
@@ -340,32 +370,6 @@ def _normaliser(column: Column[Any]) -> Callable[[Any], Any] | None:
     return None
 
 
-def _stored_values(
-    conn: Connection,
-    table: str,
-    condition: ColumnElement[bool],
-    *,
-    after: int | None = None,
-    limit: int | None = None,
-) -> list[list[Any]]:
-    """The values of ``stored_forms``' rows, in ``OBJECT_COLUMNS[table]`` order."""
-    t = metadata.tables[table]
-    columns = [t.c[n] for n in OBJECT_COLUMNS[table]]
-    query = select(*(type_coerce(c, NullType()).label(c.name) for c in columns)).where(condition)
-    if after is not None:
-        query = query.where(t.c.id > after)
-    query = query.order_by(t.c.id)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = [list(raw) for raw in conn.execute(query)]
-    for i, column in enumerate(columns):  # a column at a time: one look-up of the fix each
-        fix = _normaliser(column)
-        if fix is not None:
-            for values in rows:
-                values[i] = fix(values[i])
-    return rows
-
-
 def stored_forms(
     conn: Connection,
     table: str,
@@ -374,15 +378,29 @@ def stored_forms(
     after: int | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of ``table`` in their stored form (``domain.ledger.OBJECT_COLUMNS``), by id.
+    """Rows of ``table`` in their stored form (``domain.ledger.OBJECT_COLUMNS``, in that order),
+    by id.
 
     Read as the driver hands them over and normalised here — dates ``YYYY-MM-DD``, instants
     ``…Z`` in UTC, JSON parsed — rather than through SQLAlchemy's types: the same bytes on
     SQLite and PostgreSQL, at a fraction of the cost (ingestion reads every batch back).
     """
+    t = metadata.tables[table]
     names = OBJECT_COLUMNS[table]
-    values = _stored_values(conn, table, condition, after=after, limit=limit)
-    return [dict(zip(names, v, strict=True)) for v in values]
+    columns = [t.c[n] for n in names]
+    query = select(*(type_coerce(c, NullType()).label(c.name) for c in columns)).where(condition)
+    if after is not None:
+        query = query.where(t.c.id > after)
+    query = query.order_by(t.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = [dict(zip(names, raw, strict=True)) for raw in conn.execute(query).all()]
+    for name, column in zip(names, columns, strict=True):  # a column at a time
+        fix = _normaliser(column)
+        if fix is not None:
+            for row in rows:
+                row[name] = fix(row[name])
+    return rows
 
 
 def append_objects(
@@ -394,9 +412,9 @@ def append_objects(
 ) -> list[int]:
     """Append an entry for every row of ``table`` matching ``condition``, as stored now (read
     back inside the transaction, so the digest is of what the store holds), in id order."""
-    names = OBJECT_COLUMNS[table]
-    entries = []
-    for values in _stored_values(conn, table, condition):
-        row = dict(zip(names, values, strict=True))
-        entries.append(for_object(kind(row), table, row, now, digest=form_digest(values)))
+    entries = [
+        # The row's values are in OBJECT_COLUMNS order: its object_digest, without the look-ups.
+        for_object(kind(row), table, row, now, digest=form_digest(list(row.values())))
+        for row in stored_forms(conn, table, condition)
+    ]
     return append(conn, entries, now)
