@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from candor.domain import resubmission
@@ -344,6 +344,10 @@ class Ingestion:
             dropped.add(refusal.source_record_id)
         batch_id = runs.add_batch(conn, self.id, self._seq, (batch.first_row, batch.last_row), now)
         rows = _record_tuples(batch, resolved, dropped, source_id, batch_id)
+        # Records get their ids as they go in, above every id there was: the batch's are found
+        # again by that range (records.batch_id has no index, and a scan per batch would grow
+        # with the store).
+        before = record_rows.newest_id(conn)
         inserted = record_rows.insert_new(conn, rows)
         duplicates = batch.duplicates
         resubmitted: set[str] = set()
@@ -378,7 +382,11 @@ class Ingestion:
         if inserted:
             # Last: the ledger's lock is held from here to the commit.
             ledger_rows.append_objects(
-                conn, "records", records.c.batch_id == batch_id, _record_entry_kind, now
+                conn,
+                "records",
+                and_(records.c.id > before, records.c.batch_id == batch_id),
+                _record_entry_kind,
+                now,
             )
         return rejects, counts, resolved
 

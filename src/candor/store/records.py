@@ -82,6 +82,11 @@ def referable(
     return {srid: Referable(subject, decided) for srid, subject, decided in conn.execute(query)}
 
 
+def newest_id(conn: Connection) -> int:
+    """The largest record id so far (0 with none)."""
+    return int(conn.execute(select(func.coalesce(func.max(records.c.id), 0))).scalar_one())
+
+
 def insert_new(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
     """Insert record tuples (``INSERT_COLUMNS`` order) whose source id is new; skip the others.
 
