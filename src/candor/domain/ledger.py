@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -246,7 +246,3 @@ def head_body(size: int, root: bytes, signed_at: datetime) -> bytes:
     root) with the signing time as an extension line."""
     when = signed_at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     return f"{ORIGIN}\n{size}\n{base64.b64encode(root).decode()}\ntime {when}\n".encode()
-
-
-def proof_json(proof: Sequence[bytes]) -> list[str]:
-    return [h.hex() for h in proof]

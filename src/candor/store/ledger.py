@@ -121,9 +121,6 @@ class TileNodes:
     def subtree(self) -> Subtree:
         return subtree_from_nodes(self.node)
 
-    def forget(self) -> None:
-        self._tiles.clear()
-
 
 def lock(conn: Connection) -> None:
     """Take the ledger's lock until the transaction ends (a no-op inside SQLite's write lock)."""
@@ -325,18 +322,6 @@ def latest_entries(
             if n + 1 == len(rows) or rows[n + 1][0] != oid:  # its newest: last of its own
                 yield int(oid), int(index), bytes(data)
         after = int(rows[-1][0])
-
-
-def entries_about(conn: Connection, table: str, object_id: int) -> list[int]:
-    """Leaf indexes of the entries about one object, oldest first."""
-    return [
-        int(i)
-        for i in conn.execute(
-            select(ledger_entries.c.leaf_index)
-            .where(ledger_entries.c.object_table == table, ledger_entries.c.object_id == object_id)
-            .order_by(ledger_entries.c.leaf_index)
-        ).scalars()
-    ]
 
 
 def _as_date(value: Any) -> Any:

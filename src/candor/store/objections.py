@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
+from candor.domain.objections import OPEN
 from candor.store.tables import objection_attachments, objections
 
-OPEN_STATES = ("filed", "in_review", "appealed")
+OPEN_STATES = tuple(state.value for state in OPEN)  # the domain says which are open
 
 
 def new_ref() -> str:
