@@ -215,6 +215,19 @@ class Extension(_Model):
         return self
 
 
+class Repair(_Model):
+    """Credit repair: after ``minimum`` publicity a subject may apply for early removal.
+
+    A reviewer's approval is a record of ``record_type`` that ``refers_to`` the entry record; the
+    type must be one of the list's ``removal`` criteria, so the approval ends the listing the way
+    any removal trigger does — on record, and reproducibly by every later rating.
+    """
+
+    minimum: Period
+    record_type: RecordTypeName
+    legal_basis: Citation | None = None
+
+
 class ListSpec(_Model):
     """A list: who goes on it, for how long, and what takes them off."""
 
@@ -228,6 +241,13 @@ class ListSpec(_Model):
     removal: tuple[Criterion, ...] = ()
     how_to_object: str = Field(default="", max_length=1000)
     publish: bool = False
+    # The subject is told this long before a listing takes effect; unless ``wait_for_warning`` is
+    # false, the listing (and its term) starts only when the warning period has run.
+    advance_warning: Period | None = None
+    wait_for_warning: bool = True
+    # How long a reviewer has to decide an objection to a listing on this list.
+    review_within: Period | None = None
+    repair: Repair | None = None
 
     @model_validator(mode="after")
     def _exceptions_name_entry_types(self) -> Self:
@@ -241,6 +261,13 @@ class ListSpec(_Model):
         for i, criterion in enumerate((*self.exceptions, *self.removal)):
             if criterion.term is not None:
                 raise ValueError(f"criterion {i}: only entries have a term")
+        if self.repair is not None and self.repair.record_type not in {
+            c.record_type for c in self.removal
+        }:
+            raise ValueError(
+                f"repair.record_type: {self.repair.record_type} is not one of the removal "
+                "criteria; an approved repair ends the listing as a removal trigger does"
+            )
         return self
 
 
@@ -271,6 +298,9 @@ class Rulebook(_Model):
     overrides: tuple[Override, ...] = ()
     lists: dict[Name, ListSpec] = Field(default_factory=dict)
     measures: dict[Name, Measure] = Field(default_factory=dict)
+    # How long a reviewer has to decide an objection to a record of a type (a list's own
+    # ``review_within`` governs objections to its listings; the deployment's default otherwise).
+    review_within: dict[RecordTypeName, Period] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

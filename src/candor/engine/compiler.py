@@ -541,9 +541,13 @@ class _Compiler:
             for i, c in enumerate(spec.entry)
         )
         excluded = " OR ".join(self.condition(c.record_type, c.condition) for c in spec.exceptions)
+        # A list that warns first starts the listing — and its term — when the warning has run.
+        start = "first_decided"
+        if spec.advance_warning is not None and spec.wait_for_warning:
+            start = date_add("first_decided", spec.advance_warning)
         terms = " ".join(
             f"WHEN {self.condition(c.record_type, c.condition)} THEN "
-            f"{date_add('first_decided', term) if (term := c.term or spec.term) else null('DATE')}"
+            f"{date_add(start, term) if (term := c.term or spec.term) else null('DATE')}"
             for c in spec.entry
         )
         extension, ends = null("BIGINT"), "term_end"
@@ -565,10 +569,11 @@ class _Compiler:
             ends = f"CASE extension_years {steps} ELSE term_end END"
         return (
             f"SELECT subject_id, {rulebook_id} AS rulebook_id, {lit(name)} AS list_name, "
-            "original_id AS record_id, criterion, first_decided AS starts_on, "
+            "original_id AS record_id, criterion, starts_on, "
             f"{ends} AS ends_on, removal.decided_on AS removed_on, "
             "removal.record_id AS removed_by FROM ("
-            f"SELECT subject_id, original_id, first_decided, CASE {criteria} END AS criterion, "
+            f"SELECT subject_id, original_id, {start} AS starts_on, "
+            f"CASE {criteria} END AS criterion, "
             f"CASE {terms} END AS term_end, {extension} AS extension_years FROM facts"
             f"{f' WHERE NOT ({excluded})' if excluded else ''}) AS entries "
             "LEFT JOIN (SELECT chain, decided_on, record_id, ROW_NUMBER() OVER "
