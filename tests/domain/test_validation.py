@@ -163,6 +163,8 @@ ATTRIBUTE_VALUES: dict[str, tuple[str, Any]] = {
     "code": ("1625", "1625"),
     "hours": ("12.5", 12.5),
     "reason": ("无法联系", "无法联系"),
+    "list": ("dishonest_debtors", "dishonest_debtors"),
+    "application": ("r-3f2a", "r-3f2a"),
 }
 # market.admin_penalty's severity and area are enums.
 PENALTY_VALUES: dict[str, tuple[str, Any]] = {

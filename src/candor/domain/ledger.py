@@ -29,6 +29,7 @@ ORIGIN = "candor"  # the first line of every tree head (C2SP tlog-checkpoint's o
 # Kinds of entry. An objection's decision and an erasure join them with due process.
 RECORD_ACCEPTED = "record.accepted"
 RECORD_CORRECTION = "record.correction"  # a record whose refers_to names an earlier one
+RECORD_ERASED = "record.erased"  # its personal fields removed at the end of retention
 RULEBOOK_ACTIVATED = "rulebook.activated"
 LISTING_STARTED = "listing.started"
 LISTING_CHANGED = "listing.changed"  # its end moved (a term extended, a trigger met)
