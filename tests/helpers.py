@@ -7,11 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 
 from candor.domain.access import Role
 from candor.domain.identifiers import resident_id_check_char, uscc_check_char
 from candor.domain.records import RECORD_FIELDS
 from candor.services.clients import add_client
+from candor.services.data_keys import DataKeys, open_personal
+from candor.services.secret import load_secret
+from candor.store.tables import records
 
 COURT_TYPES = (
     "court.enforcement_order",
@@ -108,3 +112,16 @@ def bearer(store: Any, name: str, role: str, **registration: Any) -> dict[str, s
     """Register an API client with ``role`` and return the header that authenticates it."""
     added = add_client(store, name, Role(role), **registration)
     return {"Authorization": f"Bearer {added.token.token}"}
+
+
+def stored_names(store: Any, settings: Any) -> dict[str, str | None]:
+    """Each stored record's name by source_record_id, opened from its sealed data with the
+    deployment secret (None: it holds none)."""
+    with store.read() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(sa.select(records))]
+        keys = DataKeys(load_secret(settings)).for_opening(conn, {r["subject_id"] for r in rows})
+    names = {}
+    for row in rows:
+        personal = open_personal(keys, row)
+        names[row["source_record_id"]] = personal.name if personal else None
+    return names

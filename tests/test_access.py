@@ -202,6 +202,36 @@ WALK: dict[tuple[str, str], Call] = {
         "json": {"decision": "rejected", "reasons": "matrix walk"},
     },
     ("GET", "/v1/objections/overdue"): lambda w: {},
+    # No such listing: past access control, a 404 says so.
+    ("POST", "/v1/subjects/{subject}/repairs"): lambda w: {
+        "path": {"subject": w.listed_ref},
+        "json": {"listing": "0" * 16, "statement": "matrix walk"},
+    },
+    ("GET", "/v1/subjects/{subject}/repairs"): lambda w: {"path": {"subject": w.listed_ref}},
+    ("POST", "/v1/repairs/{repair}/review"): lambda w: {"path": {"repair": "R" + "0" * 16}},
+    ("POST", "/v1/repairs/{repair}/decide"): lambda w: {
+        "path": {"repair": "R" + "0" * 16},
+        "json": {"decision": "refused", "reasons": "matrix walk"},
+    },
+    ("GET", "/v1/repairs/overdue"): lambda w: {},
+    ("GET", "/v1/subjects/{subject}/notice-addresses"): lambda w: {
+        "path": {"subject": w.listed_ref}
+    },
+    ("POST", "/v1/subjects/{subject}/notice-addresses"): lambda w: {
+        "path": {"subject": w.listed_ref},
+        "json": {"channel": "email", "address": "walk@example.org"},
+    },
+    ("POST", "/v1/subjects/{subject}/notice-addresses/remove"): lambda w: {
+        "path": {"subject": w.listed_ref},
+        "json": {"channel": "email", "address": "walk@example.org"},
+    },
+    ("GET", "/v1/me/notice-addresses"): lambda w: {},
+    ("POST", "/v1/me/notice-addresses"): lambda w: {
+        "json": {"channel": "webhook", "address": "https://walk.example.org/n"}
+    },
+    ("POST", "/v1/me/notice-addresses/remove"): lambda w: {
+        "json": {"channel": "webhook", "address": "https://walk.example.org/n"}
+    },
     ("GET", "/v1/ledger/head"): lambda w: {},
     ("GET", "/v1/ledger/keys"): lambda w: {},
     ("GET", "/v1/ledger/proof/inclusion/{leaf}"): lambda w: {"path": {"leaf": 0}},
@@ -246,6 +276,17 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/objections/{objection}/appeal"): frozenset({OFF, J}),
     ("POST", "/v1/objections/{objection}/appeal-decision"): frozenset({R}),
     ("GET", "/v1/objections/overdue"): frozenset({OFF, R, A}),
+    ("POST", "/v1/subjects/{subject}/repairs"): frozenset({OFF, J}),
+    ("GET", "/v1/subjects/{subject}/repairs"): frozenset({OFF, R, A, J}),
+    ("POST", "/v1/repairs/{repair}/review"): frozenset({R}),
+    ("POST", "/v1/repairs/{repair}/decide"): frozenset({R}),
+    ("GET", "/v1/repairs/overdue"): frozenset({OFF, R, A}),
+    ("GET", "/v1/subjects/{subject}/notice-addresses"): frozenset({OFF, J}),
+    ("POST", "/v1/subjects/{subject}/notice-addresses"): frozenset({OFF, J}),
+    ("POST", "/v1/subjects/{subject}/notice-addresses/remove"): frozenset({OFF, J}),
+    ("GET", "/v1/me/notice-addresses"): frozenset({P}),
+    ("POST", "/v1/me/notice-addresses"): frozenset({P}),
+    ("POST", "/v1/me/notice-addresses/remove"): frozenset({P}),
     ("GET", "/v1/ledger/head"): EVERYONE,
     ("GET", "/v1/ledger/keys"): EVERYONE,
     ("GET", "/v1/ledger/proof/inclusion/{leaf}"): frozenset({OFF, R, A}),

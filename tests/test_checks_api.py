@@ -280,8 +280,13 @@ def test_bulk_answers_come_in_order_with_an_error_per_invalid_identifier(
     )
     assert response.status_code == 200
     body = response.json()
-    listed = {"applies": True, "listing": single["listing"], "until": "2027-03-01"}
-    no = {"applies": False, "listing": None, "until": None}
+    listed = {
+        "applies": True,
+        "listing": single["listing"],
+        "until": "2027-03-01",
+        "disputed": False,
+    }
+    no = {"applies": False, "listing": None, "until": None, "disputed": False}
     answers = body["answers"]
     assert answers[:2] == [listed, no]
     assert "check character" in answers[2]["error"]

@@ -24,6 +24,7 @@ from candor.errors import ConfigurationError, StaleSecret
 from candor.formats.jsonl_records import objects_batch
 from candor.services import keys
 from candor.services.checks import Checks, check_many
+from candor.services.data_keys import DataKeys
 from candor.services.ingestion import Ingestion, ingest_objects
 from candor.services.rating import subject_id_for
 from candor.services.rulebooks import SAMPLE_RULEBOOKS, activate
@@ -203,6 +204,7 @@ def test_checks_and_ingestion_go_on_during_a_rotation(
     records ingested meanwhile about known and new subjects land on the right subjects."""
     store = deployment
     ring = KeyRing(settings)
+    data_keys = DataKeys(lambda: load_secret(settings))
     stop = threading.Event()
     wrong: list[Any] = []
     answered, ingested = [0], [0]
@@ -225,7 +227,14 @@ def test_checks_and_ingestion_go_on_during_a_rotation(
         while not stop.is_set():
             n = ingested[0]
             run = Ingestion(
-                store, registry, ring.current, source, channel="api", file_name=None, today=TODAY
+                store,
+                registry,
+                ring.current,
+                source,
+                data_keys=data_keys,
+                channel="api",
+                file_name=None,
+                today=TODAY,
             )
             rows = [
                 record_object(f"k{n}-{i}", who, "utility.late_fees", "2025-04-01", attributes=FEES)
@@ -299,7 +308,16 @@ def test_a_process_whose_secret_is_behind_fails_loudly_instead_of_answering_wron
             purpose="ticket sale",
         )
     source = get_source(store, "court")
-    run = Ingestion(store, registry, stale, source, channel="api", file_name=None, today=TODAY)
+    run = Ingestion(
+        store,
+        registry,
+        stale,
+        source,
+        data_keys=DataKeys(load_secret(settings)),
+        channel="api",
+        file_name=None,
+        today=TODAY,
+    )
     batch = objects_batch(
         [record_object("s1", LISTED[0], "utility.late_fees", "2025-04-01", attributes=FEES)],
         attribute_names=registry.attribute_names,

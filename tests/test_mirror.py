@@ -413,6 +413,7 @@ def test_a_batch_run_stores_what_it_computed_and_then_only_what_changed(
         "listings_added": 0,
         "listings_changed": 0,
         "listings_withdrawn": 0,
+        "notices": 0,  # nothing changed: nobody is told anything again
     }
 
     later = date(2026, 6, 2)

@@ -20,7 +20,7 @@ from candor.domain.ledger import canonical
 from candor.domain.registry import Registry
 from candor.errors import Conflict, Forbidden
 from candor.services import ledger, objections
-from candor.services.checks import check
+from candor.services.checks import check, check_many
 from candor.services.clients import add_client
 from candor.services.explain import subject_ref
 from candor.services.ingestion import ingest_objects
@@ -105,6 +105,18 @@ def test_a_subject_walks_from_listing_to_an_upheld_objection_and_can_prove_it(
     assert (filed["state"], filed["due_on"]) == ("filed", (TODAY + timedelta(days=30)).isoformat())
     during = _check(store, settings, registry)
     assert (during["applies"], during["disputed"]) == (True, True)
+    bulk = check_many(
+        store,
+        registry,
+        load_secret(settings).identifier_hasher(),
+        [f"cn_resident_id:{PERSON}", f"cn_resident_id:{resident_id(2)}"],
+        "no_air_travel",
+        as_of=ON,
+        today=TODAY,
+        client="airline",
+        purpose="sale",
+    )
+    assert [(a["applies"], a["disputed"]) for a in bulk.answers] == [(True, True), (False, False)]
 
     objections.take(store, FIRST, filed["ref"])
     decided = objections.decide(
@@ -140,7 +152,7 @@ def test_a_subject_walks_from_listing_to_an_upheld_objection_and_can_prove_it(
     assert doc["objections"][0]["attachments"][0]["name"] == "receipt.pdf"
     kinds = [n["kind"] for n in doc["notices"]]
     assert "objection.filed" in kinds and "objection.decided" in kinds
-    assert [c["applies"] for c in doc["checks"]] == [False, True, True]  # newest first
+    assert [c["applies"] for c in doc["checks"]] == [False, True, True, True]  # newest first
     head = doc["ledger"]["head"]
     kinds_in_ledger = {e["entry"]["kind"] for e in doc["ledger"]["entries"]}
     assert {"record.accepted", "record.correction", "listing.started", "listing.ended"} <= (

@@ -92,7 +92,8 @@ class Settings:
         default=30,
         metadata=_meta(
             "CANDOR_OBJECTION_REVIEW_DAYS",
-            "Days a reviewer has to decide an objection (and an appeal) after it is filed; "
+            "Days a reviewer has to decide an objection (and an appeal) after it is filed, "
+            "where neither its list's review_within nor its rulebook's (per record type) says; "
             "later ones are reported overdue (FCRA's reinvestigation period is 30 days).",
         ),
     )

@@ -55,6 +55,7 @@ import sqlalchemy as sa
 from candor.domain.identifiers import resident_id_check_char, uscc_check_char
 from candor.domain.records import RECORD_FIELDS
 from candor.formats.csv_records import read_csv
+from candor.services.data_keys import DataKeys
 from candor.services.ingestion import Ingestion, mark_interrupted
 from candor.services.registry import load_registry
 from candor.services.secret import load_secret
@@ -691,17 +692,39 @@ def test_a_run_is_interrupted_when_its_claim_is_gone_or_an_api_run_is_old(
         environ={}, database_url=database_url, secret_file=tmp_path / "candor.secret"
     )
     registry = load_registry(settings)
-    hasher = load_secret(settings).identifier_hasher()
+    secret = load_secret(settings)
+    hasher, data_keys = secret.identifier_hasher(), DataKeys(secret)
     source = get_source(h.store, SOURCE)
     try:
         live = Ingestion(
-            h.store, registry, hasher, source, channel="file", file_name="a.csv", today=date.today()
+            h.store,
+            registry,
+            hasher,
+            source,
+            data_keys=data_keys,
+            channel="file",
+            file_name="a.csv",
+            today=date.today(),
         )
         gone = Ingestion(
-            h.store, registry, hasher, source, channel="file", file_name="b.csv", today=date.today()
+            h.store,
+            registry,
+            hasher,
+            source,
+            data_keys=data_keys,
+            channel="file",
+            file_name="b.csv",
+            today=date.today(),
         )
         api = Ingestion(
-            h.store, registry, hasher, source, channel="api", file_name=None, today=date.today()
+            h.store,
+            registry,
+            hasher,
+            source,
+            data_keys=data_keys,
+            channel="api",
+            file_name=None,
+            today=date.today(),
         )
         reader = read_csv(data.path, attribute_names=registry.attribute_names, batch_rows=1_000)
         batch = next(reader)

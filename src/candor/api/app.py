@@ -16,8 +16,10 @@ from candor.api.routers import (
     health,
     ledger,
     lists,
+    notice_addresses,
     objections,
     records,
+    repair,
     rulebooks,
     subjects,
 )
@@ -77,4 +79,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rulebooks.router)
     app.include_router(ledger.router)
     app.include_router(objections.router)
+    app.include_router(notice_addresses.router)
+    app.include_router(repair.router)
     return app

@@ -131,6 +131,9 @@ class BulkAnswerOut(BaseModel):
     applies: bool
     listing: str | None
     until: date | None
+    disputed: bool = Field(
+        description="The subject has an objection open: the answer may change when it is decided."
+    )
 
 
 class BulkErrorOut(BaseModel):

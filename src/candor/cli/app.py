@@ -6,6 +6,7 @@ import typer
 from rich.text import Text
 
 from candor.cli import commands
+from candor.cli.commands import retention
 from candor.cli.output import stderr
 from candor.errors import CandorError
 from candor.services.logs import configure_logging
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 commands.register(app)
+app.add_typer(retention.app, name="retention")
 
 
 @app.callback()

@@ -29,8 +29,9 @@ ORIGIN = "candor"  # the first line of every tree head (C2SP tlog-checkpoint's o
 # Kinds of entry. An objection's decision and an erasure join them with due process.
 RECORD_ACCEPTED = "record.accepted"
 RECORD_CORRECTION = "record.correction"  # a record whose refers_to names an earlier one
-RECORD_ERASED = "record.erased"  # its personal fields removed at the end of retention
+RECORD_ERASED = "record.erased"  # its personal data erased: retention ended, or an officer
 RULEBOOK_ACTIVATED = "rulebook.activated"
+LISTING_ANNOUNCED = "listing.announced"  # decided; takes effect when its warning has run
 LISTING_STARTED = "listing.started"
 LISTING_CHANGED = "listing.changed"  # its end moved (a term extended, a trigger met)
 LISTING_ENDED = "listing.ended"  # removed or withdrawn
@@ -47,6 +48,7 @@ OBJECT_COLUMNS: dict[str, tuple[str, ...]] = {
         "identifier_id",
         "record_type",
         "name",
+        "sealed",  # the ciphertext only: the ledger holds no hash of personal data
         "occurred_on",
         "decided_on",
         "legal_basis",
@@ -56,6 +58,7 @@ OBJECT_COLUMNS: dict[str, tuple[str, ...]] = {
         "original_id",
         "attributes",
         "batch_id",
+        "erased_on",
     ),
     "rulebooks": (
         "id",
@@ -93,6 +96,22 @@ OBJECT_COLUMNS: dict[str, tuple[str, ...]] = {
         "appeal_decided_by",
         "appeal_decided_at",
         "correction_record_id",
+    ),
+    "repairs": (
+        "id",
+        "ref",
+        "subject_id",
+        "listing_id",
+        "statement",
+        "filed_by",
+        "filed_at",
+        "due_on",
+        "state",
+        "reviewer",
+        "reasons",
+        "decided_by",
+        "decided_at",
+        "approval_record_id",
     ),
     "listings": (
         "id",

@@ -132,6 +132,9 @@ class AttributeSpec(BaseModel):
     max_length: int | None = Field(default=None, gt=0, le=10_000)
     values: tuple[str, ...] | None = None
     category: DataCategory | None = None  # defaults to the record type's category
+    # Personal data (free text that may name or describe a person): sealed with the record's name
+    # under its subject's data key, erased with it, and never read by a rule.
+    personal: bool = False
 
     _check_category = field_validator("category", mode="before")(_check_category)
 
@@ -164,6 +167,24 @@ class AttributeSpec(BaseModel):
         return self.max_length or 200
 
 
+class RetentionStart(StrEnum):
+    """What a record's retention period counts from."""
+
+    DECISION = "decision"  # the record's decided_on
+    # The latest end of any listing the record entered its subject on (its decision if none);
+    # while such a listing has no end, or has not reached it, the record is kept.
+    LISTING_END = "listing_end"
+
+
+class Retention(BaseModel):
+    """How long a record's personal data (its name, personal attributes) is kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    years: int = Field(ge=0, le=100)
+    after: RetentionStart
+
+
 class RecordTypeSpec(BaseModel):
     """One kind of record: about whom, in which category, with which attributes."""
 
@@ -173,6 +194,11 @@ class RecordTypeSpec(BaseModel):
     category: DataCategory
     subject_kinds: tuple[SubjectKind, ...] = Field(min_length=1)
     attributes: dict[AttributeName, AttributeSpec] = Field(default_factory=dict)
+    retention: Retention | None = None  # None: the registry's
+
+    @property
+    def personal_attributes(self) -> frozenset[str]:
+        return frozenset(name for name, spec in self.attributes.items() if spec.personal)
 
     _check_category = field_validator("category", mode="before")(_check_category)
 
@@ -202,10 +228,27 @@ class Registry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = Field(ge=1)
+    # Every record type's retention unless it sets its own. None: personal data is kept until
+    # an officer erases it (a deployment states its retention; candor does not guess one).
+    retention: Retention | None = None
     record_types: dict[RecordTypeName, RecordTypeSpec] = Field(min_length=1)
 
     def get(self, name: str) -> RecordTypeSpec | None:
         return self.record_types.get(name)
+
+    def retention_of(self, record_type: str) -> Retention | None:
+        spec = self.record_types.get(record_type)
+        own = spec.retention if spec is not None else None
+        return own or self.retention
+
+    @property
+    def personal_attributes(self) -> dict[str, frozenset[str]]:
+        """The personal attributes of each record type that has any."""
+        return {
+            name: spec.personal_attributes
+            for name, spec in self.record_types.items()
+            if spec.personal_attributes
+        }
 
     @property
     def attribute_names(self) -> frozenset[str]:

@@ -27,7 +27,8 @@ How records count (the same on every engine, see docs/rulebooks.md):
 
 from __future__ import annotations
 
-from datetime import date
+import calendar
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -82,6 +83,17 @@ class Period(_Model):
     def __str__(self) -> str:
         n, unit = self.amount, self.unit.value
         return f"{n} {unit[:-1] if n == 1 else unit}"
+
+    def after(self, day: date) -> date:
+        """``day`` plus this period; a day the target month lacks becomes its last day (31
+        January + 1 month = 28 or 29 February), as the rating engine counts terms."""
+        if self.unit is Unit.DAYS:
+            return day + timedelta(days=self.amount)
+        months = self.amount * (12 if self.unit is Unit.YEARS else 1)
+        year, month = divmod(day.month - 1 + months, 12)
+        year += day.year
+        last = calendar.monthrange(year, month + 1)[1]
+        return date(year, month + 1, min(day.day, last))
 
 
 class Score(_Model):

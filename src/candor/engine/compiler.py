@@ -35,6 +35,7 @@ from candor.engine.conditions import (
     common_type,
     operands,
     parse_condition,
+    personal_refusal,
     value_type,
 )
 from candor.engine.dialects import BYTE_ORDER, SOURCE_DIALECT
@@ -152,6 +153,8 @@ def check_rulebook(rulebook: Rulebook, registry: Registry) -> list[str]:
             attr = spec.attributes.get(name)
             if attr is None:
                 problems.append(f"{path}: {record_type} has no attribute {name!r}")
+            elif attr.personal:
+                problems.append(f"{path}: {personal_refusal(name, record_type)}")
             elif attr.type not in kinds:
                 wanted = " or ".join(k.value for k in kinds)
                 problems.append(f"{path}: attribute {name!r} is {attr.type.value}, not {wanted}")

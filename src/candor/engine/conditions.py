@@ -113,6 +113,9 @@ def _check_node(node: exp.Expr, record_type: str, spec: RecordTypeSpec) -> None:
             raise ConditionError(
                 f"names {name!r}, which is not an attribute of {record_type} (declared: {declared})"
             )
+        attr = spec.attributes.get(name)
+        if attr is not None and attr.personal:
+            raise ConditionError(personal_refusal(name, record_type))
         return
     if type(node) in ALLOWED_FUNCTIONS:
         return
@@ -127,6 +130,14 @@ def _check_node(node: exp.Expr, record_type: str, spec: RecordTypeSpec) -> None:
         raise ConditionError(f"calls {name}, which is not allowed ({allowed})")
     what = "a subquery" if isinstance(node, exp.Select | exp.Subquery) else node.key
     raise ConditionError(f"uses {what}, which a condition may not")
+
+
+def personal_refusal(name: str, record_type: str) -> str:
+    """Why a rule may not read a personal attribute."""
+    return (
+        f"reads {name!r}, a personal attribute of {record_type}: personal data is sealed, erased "
+        "at the end of retention, and never rated on"
+    )
 
 
 def _check_enum_values(node: exp.Expr, spec: RecordTypeSpec) -> None:

@@ -49,6 +49,7 @@ from candor.services.rating import rate_subject, rerate_subject
 from candor.services.rulebooks import governing
 from candor.services.secret import KeyRing
 from candor.store import checks as stored
+from candor.store import objections as objection_rows
 from candor.store.database import Store
 
 # The most identifiers one bulk check may carry: a day's passenger lists of a large airline.
@@ -552,7 +553,13 @@ class BulkAnswer:
         }
 
 
-_NOT_APPLYING: dict[str, Any] = {"applies": False, "listing": None, "until": None}
+_NOT_APPLYING: dict[str, Any] = {
+    "applies": False,
+    "listing": None,
+    "until": None,
+    "disputed": False,
+}
+_NOT_APPLYING_DISPUTED: dict[str, Any] = {**_NOT_APPLYING, "disputed": True}
 
 
 def _pair(item: object) -> tuple[str, str] | None:
@@ -664,6 +671,7 @@ def _answers(
     problems: list[str | None],
     subjects: list[int | None],
     chosen: Mapping[int, dict[str, Any]],
+    disputed: set[int],
 ) -> tuple[list[dict[str, Any]], list[_LogAnswer], int]:
     """The response entries in order; the log's answers for the valid identifiers that name a
     subject; and how many valid identifiers name none (each answered "does not apply").
@@ -687,7 +695,7 @@ def _answers(
             continue
         listing = chosen.get(subject_id)
         if listing is None:
-            answers.append(_NOT_APPLYING)
+            answers.append(_NOT_APPLYING_DISPUTED if subject_id in disputed else _NOT_APPLYING)
             logged.append((subject_id, False, None, None))
         else:
             until = effective_end(listing)
@@ -696,6 +704,7 @@ def _answers(
                     "applies": True,
                     "listing": listing.get("ref"),
                     "until": until.isoformat() if until else None,
+                    "disputed": subject_id in disputed,
                 }
             )
             logged.append((subject_id, True, listing.get("id"), until))
@@ -755,8 +764,10 @@ def check_many(
             state = stored.rating_state(conn)
     stages.done("re-rate")
     chosen = _bulk_listings(store, registry, known, state, measures, measure, imposing, as_of)
+    with store.read() as conn:
+        disputed = objection_rows.disputed(conn, known)
     stages.done("listings")
-    answers, logged, unnamed = _answers(problems, subjects, chosen)
+    answers, logged, unnamed = _answers(problems, subjects, chosen, disputed)
     stages.done("answers")
 
     asked = (at, client, purpose, measure, as_of)

@@ -6,6 +6,10 @@ tally. Only after that transaction commits is the batch acknowledged (progress, 
 answer). Reading and checking the next batch runs on a second thread while the store writes
 the current one, so the two halves overlap.
 
+Personal data: a record's name (and any attribute the registry marks personal) is sealed in the
+writing transaction under its subject's data key, created there for a new subject
+(``candor.services.data_keys``); only the ciphertext is stored, and hashed into the ledger.
+
 Idempotency: a source's ``source_record_id`` names one record. Sent again unchanged it counts
 as a duplicate; sent again changed it is rejected, because records are never edited — a
 correction is a new record whose ``refers_to`` names the old one.
@@ -26,11 +30,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, and_
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -41,6 +47,7 @@ from candor.domain.pseudonyms import IdentifierHasher
 from candor.domain.references import Referable, Reference, Refusal, check_references
 from candor.domain.registry import Registry
 from candor.domain.rejects import Reject
+from candor.domain.sealing import Unopenable, plaintext, split_attributes
 from candor.domain.subjects import A_KIND
 from candor.domain.validation import CheckedBatch, RecordRules, check_batch
 from candor.errors import InvalidInput, PayloadTooLarge
@@ -48,7 +55,9 @@ from candor.formats.csv_records import read_csv
 from candor.formats.jsonl_records import objects_batch, read_jsonl
 from candor.formats.raw import RawBatch
 from candor.formats.rejects_file import RejectsFile, default_rejects_path, file_format
+from candor.services import subject_notices
 from candor.services.background import prefetch
+from candor.services.data_keys import DataKeys, open_personal, seal_all
 from candor.services.logs import describe_failure
 from candor.services.rating import rerate_subject
 from candor.services.secret import KeyRing, load_secret
@@ -124,11 +133,14 @@ class _Prepared:
     # so that the writing thread only zips them with the subject ids it resolves.
     columns: list[list[Any]]
     keys: tuple[int, int | None]  # the newest key the hashes are under, and the one before
+    # Each row's personal data (its name and personal attributes) as the plaintext to seal: the
+    # writer seals it under the subject's data key once it knows the subject.
+    personal: list[bytes]
 
 
-# Record columns the writer inserts as they are (the ids it adds itself left out), and the keyed
-# hash that finds each row's subject.
-_ADDED_BY_WRITER = ("source_id", "subject_id", "identifier_id", "batch_id")
+# Record columns the writer inserts as they are (the ids it adds itself and the sealed personal
+# data left out), and the keyed hash that finds each row's subject.
+_ADDED_BY_WRITER = ("source_id", "subject_id", "identifier_id", "batch_id", "name", "sealed")
 _LIST_COLUMNS = (
     *(c for c in record_rows.INSERT_COLUMNS if c not in _ADDED_BY_WRITER),
     "digest",
@@ -182,6 +194,9 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
             for c in _LIST_COLUMNS
         ).get_columns()
     ]
+    personal, kept = _personal_data(frame, rules.registry.personal_attributes)
+    if kept is not None:
+        columns[_LIST_COLUMNS.index("attributes")] = kept
     return _Prepared(
         records=frame,
         identifiers=identifiers,
@@ -193,7 +208,34 @@ def _prepare(raw: RawBatch, rules: RecordRules, hasher: IdentifierHasher) -> _Pr
         last_row=last,
         columns=columns,
         keys=(hashed.key_id, hashed.previous_key_id),
+        personal=personal,
     )
+
+
+def _personal_data(
+    frame: pl.DataFrame, personal: Mapping[str, frozenset[str]]
+) -> tuple[list[bytes], list[str] | None]:
+    """Each row's personal data as the plaintext to seal, and — when some rows carry personal
+    attributes — every row's attributes without them (None: the attributes stay as they are)."""
+    types = frame.get_column("record_type")
+    if not personal or not types.is_in(list(personal)).any():
+        texts: list[bytes] = (
+            frame.select(pl.struct("name").struct.json_encode().cast(pl.Binary))
+            .to_series()
+            .to_list()
+        )
+        return texts, None
+    texts, kept = [], []
+    for name, record_type, attributes in frame.select(
+        "name", "record_type", "attributes"
+    ).iter_rows():
+        clear, secret = split_attributes(orjson.loads(attributes), personal.get(record_type, _NONE))
+        texts.append(plaintext(name, secret))
+        kept.append(orjson.dumps(clear).decode())
+    return texts, kept
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _with_subjects(frame: pl.DataFrame, resolved: dict[bytes, Resolved]) -> pl.DataFrame:
@@ -241,15 +283,19 @@ class Ingestion:
         hasher: IdentifierHasher | Callable[[], IdentifierHasher],
         source: SourceRow,
         *,
+        data_keys: DataKeys,
         channel: str,
         file_name: str | None,
         today: date,
     ) -> None:
         """``hasher`` may be a function giving the current keys (``KeyRing.current``): each
-        batch then takes them up, so that a long run follows a key rotation."""
+        batch then takes them up, so that a long run follows a key rotation. ``data_keys``
+        seal each record's personal data under its subject's key."""
         self.store = store
         self.source = source
         self._hasher = hasher
+        self._data_keys = data_keys
+        self._personal = registry.personal_attributes
         self.rules = RecordRules(registry, source.mandate, today)
         self._seq = 0
         claim: runs.Claim | None = None
@@ -343,7 +389,10 @@ class Ingestion:
             )
             dropped.add(refusal.source_record_id)
         batch_id = runs.add_batch(conn, self.id, self._seq, (batch.first_row, batch.last_row), now)
-        rows = _record_tuples(batch, resolved, dropped, source_id, batch_id)
+        # Every subject of the rows kept gets its data key now (created where it has none),
+        # held against shredding until the batch commits.
+        keys = self._data_keys.for_sealing(conn, _subjects_kept(batch, resolved, dropped), now)
+        rows = _record_tuples(batch, resolved, dropped, source_id, batch_id, keys)
         # Records get their ids as they go in, above every id there was: the batch's are found
         # again by that range (records.batch_id has no index, and a scan per batch would grow
         # with the store).
@@ -358,7 +407,13 @@ class Ingestion:
             if dropped:
                 candidates = candidates.filter(~pl.col("source_record_id").is_in(list(dropped)))
             srids = candidates.get_column("source_record_id").to_list()
-            stored = record_rows.stored(conn, source_id, srids, not_in_batch=batch_id)
+            stored = _as_sent(
+                record_rows.stored(conn, source_id, srids, not_in_batch=batch_id),
+                candidates,
+                keys,
+                source_id,
+                self._personal,
+            )
             resubmitted = set(stored.get_column("source_record_id").to_list())
             changed = resubmission.changed(candidates, stored, identity=("identifier_id",))
             duplicates += stored.height - changed.height
@@ -380,14 +435,12 @@ class Ingestion:
         runs.count_batch(conn, self.id, batch_id, counts)
         runs.add_rejects(conn, batch_id, rejects)
         if inserted:
+            written = and_(records.c.id > before, records.c.batch_id == batch_id)
+            # Each subject is told what was accepted about it, in the batch's transaction: the
+            # notice exists exactly when the records do.
+            subject_notices.records_accepted(conn, written, now)
             # Last: the ledger's lock is held from here to the commit.
-            ledger_rows.append_objects(
-                conn,
-                "records",
-                and_(records.c.id > before, records.c.batch_id == batch_id),
-                _record_entry_kind,
-                now,
-            )
+            ledger_rows.append_objects(conn, "records", written, _record_entry_kind, now)
         return rejects, counts, resolved
 
     def _check_references(
@@ -484,26 +537,94 @@ def _retryable(e: Exception) -> bool:
     return text.startswith("UNIQUE constraint failed") or "database is locked" in text
 
 
+def _as_sent(
+    stored: pl.DataFrame,
+    sent: pl.DataFrame,
+    keys: Mapping[int, AESGCM],
+    source_id: int,
+    personal: Mapping[str, frozenset[str]],
+) -> pl.DataFrame:
+    """Stored records (``records.stored``) with their name and attributes opened from their
+    sealed data, for comparing with the rows ``sent`` again. Where that data was erased, the
+    sent values stand in for it: what candor no longer holds cannot make a resubmission differ.
+    """
+    if stored.is_empty():
+        return stored
+    sent_rows = {
+        srid: (name, attributes)
+        for srid, name, attributes in sent.select(
+            "source_record_id", "name", "attributes"
+        ).iter_rows()
+    }
+    names, attributes = [], []
+    for srid, subject, stored_name, record_type, clear, blob in stored.select(
+        "source_record_id", "subject_id", "name", "record_type", "attributes", "sealed"
+    ).iter_rows():
+        row = {
+            "source_id": source_id,
+            "source_record_id": srid,
+            "subject_id": subject,
+            "name": stored_name,
+            "sealed": blob,
+        }
+        try:
+            found = open_personal(keys, row)
+        except Unopenable:
+            found = None
+        if found is not None:
+            name, secret = found.name, found.attributes
+        else:
+            name, sent_attributes = sent_rows[srid]
+            mine = personal.get(record_type, _NONE)
+            secret = {k: v for k, v in orjson.loads(sent_attributes).items() if k in mine}
+        names.append(name)
+        attributes.append(orjson.dumps({**orjson.loads(clear), **secret}).decode())
+    return stored.with_columns(
+        pl.Series("name", names, dtype=pl.String),
+        pl.Series("attributes", attributes, dtype=pl.String),
+    )
+
+
+def _subjects_kept(
+    batch: _Prepared, resolved: dict[bytes, Resolved], dropped: set[str]
+) -> set[int]:
+    """The subjects of the batch's rows not dropped."""
+    if not dropped:
+        return {r.subject_id for r in resolved.values()}
+    lists = dict(zip(_LIST_COLUMNS, batch.columns, strict=True))
+    return {
+        resolved[digest].subject_id
+        for digest, srid in zip(lists["digest"], lists["source_record_id"], strict=True)
+        if srid not in dropped
+    }
+
+
 def _record_tuples(
     batch: _Prepared,
     resolved: dict[bytes, Resolved],
     dropped: set[str],
     source_id: int,
     batch_id: int,
+    keys: Mapping[int, AESGCM],
 ) -> list[tuple[Any, ...]]:
-    """The batch's rows not dropped, as tuples in ``records.INSERT_COLUMNS`` order."""
+    """The batch's rows not dropped, as tuples in ``records.INSERT_COLUMNS`` order, their
+    personal data sealed under ``keys`` (by subject id)."""
     lists: dict[str, Any] = dict(zip(_LIST_COLUMNS, batch.columns, strict=True))
+    lists["personal"] = batch.personal
+    if dropped:  # rare: refused references and kinds
+        kept = [srid not in dropped for srid in lists["source_record_id"]]
+        lists = {c: list(compress(values, kept)) for c, values in lists.items()}
     subjects = [resolved[d] for d in lists.pop("digest")]
     lists["subject_id"] = [s.subject_id for s in subjects]
     lists["identifier_id"] = [s.identifier_id for s in subjects]
     lists["source_id"] = repeat(source_id)
     lists["batch_id"] = repeat(batch_id)
+    lists["name"] = repeat("")  # sealed, not kept in the clear
+    lists["sealed"] = seal_all(
+        keys, lists["subject_id"], lists.pop("personal"), source_id, lists["source_record_id"]
+    )
     # `repeat` is endless; the lists are of one length.
-    rows = zip(*(lists[c] for c in record_rows.INSERT_COLUMNS), strict=False)
-    if not dropped:
-        return list(rows)
-    srid = record_rows.INSERT_COLUMNS.index("source_record_id")
-    return [r for r in rows if r[srid] not in dropped]
+    return list(zip(*(lists[c] for c in record_rows.INSERT_COLUMNS), strict=False))
 
 
 def _batches(path: Path, fmt: str, registry: Registry, batch_rows: int) -> Iterator[RawBatch]:
@@ -535,6 +656,7 @@ def ingest_file(
     kind = file_format(path, fmt)
     source = get_source(store, source_name)
     keys = KeyRing(settings)
+    data_keys = DataKeys(lambda: load_secret(settings))
     # A file is often ingested again because its last run was interrupted: say so in the store
     # first. (Not per API request: each would scan the runs.)
     mark_interrupted(store)
@@ -545,6 +667,7 @@ def ingest_file(
             registry,
             keys.current,
             source,
+            data_keys=data_keys,
             channel="file",
             file_name=path.name[:255],
             today=today or date.today(),
@@ -599,12 +722,13 @@ def ingest_objects(
             limit=settings.api_max_batch,
         )
     source = get_source(store, source_name)
-    hasher = load_secret(settings).identifier_hasher()
+    secret = load_secret(settings)
     run = Ingestion(
         store,
         registry,
-        hasher,
+        secret.identifier_hasher(),
         source,
+        data_keys=DataKeys(secret),
         channel="api",
         file_name=None,
         today=today or date.today(),

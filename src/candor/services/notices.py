@@ -49,11 +49,13 @@ import orjson
 from sqlalchemy import Connection
 from standardwebhooks import Webhook
 
+from candor.domain.access import Principal, Role
 from candor.domain.pseudonyms import derive_key
-from candor.errors import InvalidInput
+from candor.errors import Forbidden, InvalidInput, NotFound
 from candor.services.secret import DeploymentSecret, load_secret
 from candor.settings import Settings
 from candor.store import Store
+from candor.store import clients as client_rows
 from candor.store import notices as rows
 from candor.store.notices import Claimed, DeliveryRow
 
@@ -127,6 +129,14 @@ def create_notice(
         validate_address(channel, address, field=f"deliver_to[{i}]")
         if (channel, address) not in targets:
             targets.append((channel, address))
+    # And wherever the recipient asked its notices to go (``candor notices address``).
+    # And wherever the recipient asked its notices to go (``candor notices address``).
+    given: list[tuple[str, str]] = []
+    if subject_id is not None:
+        given = rows.addresses_of(conn, subject_ids=[subject_id]).get(subject_id, [])
+    elif client_id is not None:
+        given = rows.addresses_of(conn, client_ids=[client_id]).get(client_id, [])
+    targets += [pair for pair in given if pair not in targets]
     return rows.insert_notice(
         conn,
         subject_id=subject_id,
@@ -612,3 +622,80 @@ def _post_webhook(item: Claimed, keys: Sequence[bytes], settings: Settings) -> N
         raise SendFailed(type(e).__name__) from None
     if not 200 <= status < 300:
         raise SendFailed(f"HTTP {status}")
+
+
+# --- where notices go --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Whose notices: a subject (by id) or a client (by name)."""
+
+    subject_id: int | None = None
+    client: str | None = None
+
+
+def _recipient_ids(conn: Connection, recipient: Recipient) -> tuple[int | None, int | None]:
+    if (recipient.subject_id is None) == (recipient.client is None):
+        raise InvalidInput("give exactly one recipient: a subject or a client")
+    if recipient.subject_id is not None:
+        return recipient.subject_id, None
+    found = client_rows.get_client(conn, name=recipient.client)
+    if found is None:
+        raise NotFound(f"no client {recipient.client!r}")
+    return None, found.id
+
+
+def _may_manage(principal: Principal, conn: Connection, recipient: Recipient) -> None:
+    """A subject manages its own addresses, a client its own; an officer anyone's."""
+    if principal.role is Role.OFFICER:
+        return
+    if recipient.subject_id is not None:
+        principal.may_read_subject(recipient.subject_id)
+        if principal.role is Role.SUBJECT:
+            return
+    elif recipient.client == principal.name:
+        return
+    raise Forbidden(f"client {principal.name!r} may not change where these notices go")
+
+
+def set_address(
+    store: Store,
+    principal: Principal,
+    recipient: Recipient,
+    channel: str,
+    address: str,
+    *,
+    remove: bool = False,
+) -> bool:
+    """Add (or ``remove``) an address every later notice to ``recipient`` is also sent to.
+    Returns whether anything changed."""
+    validate_address(channel, address)
+    with store.write() as conn:
+        _may_manage(principal, conn, recipient)
+        subject_id, client_id = _recipient_ids(conn, recipient)
+        if remove:
+            return rows.remove_address(
+                conn, subject_id=subject_id, client_id=client_id, channel=channel, address=address
+            )
+        return rows.add_address(
+            conn,
+            subject_id=subject_id,
+            client_id=client_id,
+            channel=channel,
+            address=address,
+            added_by=principal.name,
+            now=datetime.now(UTC),
+        )
+
+
+def addresses(store: Store, principal: Principal, recipient: Recipient) -> list[dict[str, str]]:
+    with store.read() as conn:
+        _may_manage(principal, conn, recipient)
+        subject_id, client_id = _recipient_ids(conn, recipient)
+        if subject_id is not None:
+            found = rows.addresses_of(conn, subject_ids=[subject_id]).get(subject_id, [])
+        else:
+            assert client_id is not None
+            found = rows.addresses_of(conn, client_ids=[client_id]).get(client_id, [])
+    return [{"channel": c, "address": a} for c, a in found]

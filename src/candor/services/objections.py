@@ -28,10 +28,14 @@ from candor.domain.access import STAFF, Principal, Role
 from candor.domain.ledger import RECORD_CORRECTION
 from candor.domain.objections import ABOUT, Decision, State
 from candor.domain.registry import Registry
+from candor.domain.rulebook import ActiveRulebook, Period
 from candor.errors import Forbidden, InvalidInput, NotFound
+from candor.services.data_keys import DataKeys, reseal
 from candor.services.explain import subject_ref
 from candor.services.notices import create_notice
 from candor.services.rating import rerate_subject
+from candor.services.rulebooks import governing
+from candor.services.secret import load_secret
 from candor.settings import Settings
 from candor.store import Store
 from candor.store import ingestions as runs
@@ -82,6 +86,38 @@ def _get(conn: Connection, ref: str) -> dict[str, Any]:
     if found is None:
         raise NotFound(f"no objection {ref}")
     return found
+
+
+def _review_due(
+    conn: Connection,
+    active: Sequence[ActiveRulebook],
+    aimed: dict[str, Any],
+    settings: Settings,
+    today: date,
+) -> date:
+    """The review's deadline: the list's ``review_within`` for a listing; the shortest
+    ``review_within`` any governing rulebook sets for a record's type; else the deployment's."""
+    periods: list[Period] = []
+    if aimed.get("listing_id") is not None:
+        listing = conn.execute(
+            select(listings.c.rulebook_id, listings.c.list_name).where(
+                listings.c.id == aimed["listing_id"]
+            )
+        ).one()
+        for a in active:
+            spec = a.rulebook.lists.get(listing.list_name)
+            if a.id == listing.rulebook_id and spec is not None and spec.review_within:
+                periods.append(spec.review_within)
+    elif aimed.get("record_id") is not None:
+        record_type = conn.execute(
+            select(records.c.record_type).where(records.c.id == aimed["record_id"])
+        ).scalar_one()
+        periods += [
+            p for a in active if (p := a.rulebook.review_within.get(record_type)) is not None
+        ]
+    if not periods:
+        return today + timedelta(days=settings.objection_review_days)
+    return min(p.after(today) for p in periods)
 
 
 def _target(conn: Connection, subject_id: int, about: str, target: str) -> dict[str, Any]:
@@ -143,16 +179,18 @@ def file_objection(
         if not a.name.strip() or len(a.name) > 200:
             raise InvalidInput(f"attachments[{i}].name: 1 to 200 characters")
     now = datetime.now(UTC)
+    active = governing(store, today)
     with store.write() as conn:
+        aimed = _target(conn, subject_id, about, target)
         values = {
             "ref": stored.new_ref(),
             "subject_id": subject_id,
             "about": about,
-            **_target(conn, subject_id, about, target),
+            **aimed,
             "statement": said,
             "filed_by": principal.name,
             "filed_at": now,
-            "due_on": today + timedelta(days=settings.objection_review_days),
+            "due_on": _review_due(conn, active, aimed, settings, today),
             "state": State.FILED.value,
         }
         objection_id = stored.add(conn, values)
@@ -303,7 +341,9 @@ def _decide(
             corrects = rules.corrects(outcome, None)
         values["state"] = moved_to.value
         if corrects and row["correction_record_id"] is None:
-            values["correction_record_id"] = _correct(conn, row, today, now)
+            values["correction_record_id"] = _correct(
+                conn, row, DataKeys(load_secret(settings)), now
+            )
             corrected = values["correction_record_id"] is not None
         if not stored.change(conn, row["id"], row["state"], values):
             raise InvalidInput("the objection moved meanwhile; read it again")
@@ -326,7 +366,9 @@ def _decide(
     return _plain(row)
 
 
-def _correct(conn: Connection, row: dict[str, Any], today: date, now: datetime) -> int | None:
+def _correct(
+    conn: Connection, row: dict[str, Any], data_keys: DataKeys, now: datetime
+) -> int | None:
     """Add the contested record's correction (status overturned); its id. None for an
     objection about a rating, which names no record."""
     record_id = row["record_id"]
@@ -335,16 +377,25 @@ def _correct(conn: Connection, row: dict[str, Any], today: date, now: datetime) 
     original = dict(conn.execute(select(records).where(records.c.id == record_id)).one()._mapping)
     run = runs.start(conn, original["source_id"], "api", f"objection {row['ref']}", now)
     batch = runs.add_batch(conn, run, 0, (None, None), now)
+    source_record_id = f"{original['source_record_id']}#objection-{row['ref']}"[:128]
+    # The same personal data under the same subject key, sealed for the correction: a blob opens
+    # only for the record it was sealed for. Erased data stays erased.
+    sealed = None
+    if original["sealed"] is not None or original["name"]:
+        keys = data_keys.for_sealing(conn, [original["subject_id"]], now)
+        sealed = reseal(keys, original, source_record_id)
     correction_id = int(
         conn.execute(
             records.insert()
             .values(
                 source_id=original["source_id"],
-                source_record_id=f"{original['source_record_id']}#objection-{row['ref']}"[:128],
+                source_record_id=source_record_id,
                 subject_id=original["subject_id"],
                 identifier_id=original["identifier_id"],
                 record_type=original["record_type"],
-                name=original["name"],
+                name="",
+                sealed=sealed,
+                erased_on=original["erased_on"] if sealed is None else None,
                 occurred_on=original["occurred_on"],
                 # As of the contested decision: an upheld objection finds the record wrong
                 # from the start, so every answer it gave changes (and the relying parties

@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import Connection
 
 from candor.domain.identifiers import InvalidIdentifier, parse_identifier
 from candor.domain.listings import in_force
@@ -20,6 +21,7 @@ from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook
 from candor.engine.execute import Rows, run_batch, run_in_store
 from candor.errors import InvalidInput
+from candor.services import subject_notices
 from candor.services.rulebooks import governing, plan_for
 from candor.store import export, identifier_keys
 from candor.store import ratings as stored
@@ -115,7 +117,9 @@ def rate_all(
     if write:
         on_progress("storing")
         mark = time.perf_counter()
-        written |= _store_batch(store, rulebooks, out["ratings"], out["listings"], as_of, through)
+        written |= _store_batch(
+            store, rulebooks, out["ratings"], out["listings"], out["contributions"], as_of, through
+        )
         stages["store"] = time.perf_counter() - mark
     return RateSummary(
         subjects=subjects.num_rows,
@@ -216,6 +220,7 @@ def _store_batch(
     rulebooks: list[ActiveRulebook],
     ratings: pa.Table,
     listings: pa.Table,
+    contributions: pa.Table,
     as_of: date,
     through: int,
 ) -> dict[str, int]:
@@ -247,6 +252,8 @@ def _store_batch(
             stored.without_subjects(listings, newer), kept
         )
         added, redone, withdrawn = stored.save_batch_listings(conn, listing_changes, as_of, now)
+        told = subject_notices.listing_phases(conn, rulebooks, as_of, now)
+        told += _tell_grade_falls(conn, rulebooks, changed, contributions, now)
         subjects = pc.count_distinct(ratings["subject_id"]).as_py() if ratings.num_rows else 0
         stored.finish_run(conn, run_id, subjects, now)
     return {
@@ -255,7 +262,40 @@ def _store_batch(
         "listings_added": added,
         "listings_changed": redone,
         "listings_withdrawn": withdrawn,
+        "notices": told,
     }
+
+
+def _tell_grade_falls(
+    conn: Connection,
+    rulebooks: list[ActiveRulebook],
+    changed: pa.Table,
+    contributions: pa.Table,
+    now: datetime,
+) -> int:
+    """Notices for the grades a batch run lowered (``changed``: from
+    ``batch_rating_changes``), with the deductions behind each."""
+    moved = changed.filter(
+        pc.fill_null(pc.not_equal(changed["grade"], changed["previous_grade"]), False)
+    )
+    if moved.num_rows == 0:
+        return 0
+    changes = [
+        subject_notices.RatingChange(
+            r["rulebook_id"],
+            r["subject_id"],
+            r["score"],
+            r["grade"],
+            r["previous_score"],
+            r["previous_grade"],
+        )
+        for r in moved.to_pylist()
+    ]
+    lines = contributions.filter(pc.is_in(contributions["subject_id"], moved["subject_id"]))
+    by_subject: dict[int, list[dict[str, Any]]] = {}
+    for line in lines.to_pylist():
+        by_subject.setdefault(line["subject_id"], []).append(line)
+    return subject_notices.grade_falls(conn, rulebooks, changes, by_subject, now)
 
 
 # --- one subject -------------------------------------------------------------------------------
@@ -317,5 +357,12 @@ def rerate_subject(store: Store, registry: Registry, subject_id: int, *, today: 
         stored.save_listings(
             conn, rows.listings, stored.stored_listings(conn, ids, subject_id), today, now
         )
+        subject_notices.listing_phases(conn, rulebooks, today, now, subject_id=subject_id)
+        changes = [
+            subject_notices.RatingChange(r["rulebook_id"], subject_id, r["score"], r["grade"], *old)
+            for r in rows.ratings
+            if (old := previous.get((r["rulebook_id"], subject_id))) is not None
+        ]
+        subject_notices.grade_falls(conn, rulebooks, changes, {subject_id: rows.contributions}, now)
         stored.mark_rerated(conn, subject_id, today, through, now)
     return rows

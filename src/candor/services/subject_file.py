@@ -2,9 +2,10 @@
 
 What none of the real systems give their subjects: every record (with its source and legal
 basis), the current rating and every line behind it, the rating history, every listing past and
-present, the notices sent, and every check and read made about the subject — each record and
-listing with its ledger entries and their inclusion proofs in the current signed head, so that
-the subject (or anyone they show the file to) can check that nothing was changed in secret.
+present, objections and applications for early removal (repair) with their outcome, the notices
+sent, and every check and read made about the subject — each record and listing with its ledger
+entries and their inclusion proofs in the current signed head, so that the subject (or anyone
+they show the file to) can check that nothing was changed in secret.
 
 Reading a file is an access like any other: logged with who, why and when, and shown in the file
 the next time it is read.
@@ -24,8 +25,10 @@ from candor.domain.access import Principal
 from candor.domain.ledger import TreeHead, read_entry
 from candor.domain.registry import Registry
 from candor.services import ledger
+from candor.services.data_keys import DataKeys, shown_records
 from candor.services.explain import explain
 from candor.services.objections import objections_of
+from candor.services.repair import repairs_of
 from candor.services.secret import DeploymentSecret
 from candor.services.subject_reads import HISTORY_LIMIT, log_read, stated_purpose
 from candor.store import Store
@@ -71,6 +74,7 @@ class SubjectFile:
     checks: list[dict[str, Any]]
     reads: list[dict[str, Any]]
     objections: list[dict[str, Any]]
+    repairs: list[dict[str, Any]]  # applications for early removal from a list, with outcome
     notices: list[dict[str, Any]]
     head: TreeHead | None
     ledger: list[dict[str, Any]]  # entries about its records and listings, with proofs
@@ -86,6 +90,7 @@ class SubjectFile:
             "checks": self.checks,
             "reads": self.reads,
             "objections": self.objections,
+            "repairs": self.repairs,
             "notices": self.notices,
             "ledger": {
                 "head": self.head.to_json() if self.head else None,
@@ -125,7 +130,7 @@ def subject_file(
     head = ledger.head(store, secret) if _has_entries(store) else None
     with store.read() as conn:
         subject = rows.subject_row(conn, subject_id)
-        records = rows.records_of(conn, subject_id)
+        records = shown_records(conn, DataKeys(secret), rows.records_of(conn, subject_id))
         listings = rows.listings_of(conn, subject_id)
         history = rows.rating_history(conn, subject_id, limit=HISTORY_LIMIT)
         checks = log.checks_of(conn, subject_id, limit=HISTORY_LIMIT)
@@ -198,6 +203,7 @@ def subject_file(
             for r in reads
         ],
         objections=objections_of(store, subject_id),
+        repairs=repairs_of(store, subject_id),
         notices=notices,
         head=head,
         ledger=proved,

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+import orjson
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
-from candor.store.tables import clients, notice_deliveries, notices, subjects
+from candor.store.bulk import driver_value, insert_rows, reserve_ids
+from candor.store.tables import clients, notice_addresses, notice_deliveries, notices, subjects
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 INTERRUPTED = "the last attempt was interrupted before its result was recorded"
@@ -105,6 +107,142 @@ def insert_notice(
             ],
         )
     return int(notice_id)
+
+
+@dataclass(frozen=True)
+class NewNotice:
+    """A notice to write in bulk (see ``insert_notices``): for a subject or a relying party."""
+
+    kind: str
+    title: str
+    body: str
+    data: Mapping[str, Any]
+    subject_id: int | None = None
+    client_id: int | None = None
+
+
+NOTICE_COLUMNS = ("id", "subject_id", "client_id", "kind", "title", "body", "data", "created_at")
+DELIVERY_COLUMNS = ("notice_id", "channel", "address", "status", "attempts", "next_attempt_at")
+
+
+def insert_notices(conn: Connection, new: Sequence[NewNotice], now: datetime) -> list[int]:
+    """Insert many notices at once — a rating run may tell thousands of subjects — each with one
+    pending delivery, due ``now``, per address its recipient gave (``addresses_of``). Returns
+    the notices' ids, in order."""
+    if not new:
+        return []
+    ids = reserve_ids(conn, notices, len(new))
+    stamp = driver_value(conn, notices, "created_at", now)
+    insert_rows(
+        conn,
+        notices,
+        NOTICE_COLUMNS,
+        [
+            (
+                i,
+                n.subject_id,
+                n.client_id,
+                n.kind,
+                n.title,
+                n.body,
+                # JSON text: what both drivers take for JSON (and COPY for JSONB).
+                orjson.dumps(dict(n.data)).decode(),
+                stamp,
+            )
+            for i, n in zip(ids, new, strict=True)
+        ],
+    )
+    # Most deployments hold few addresses, or none: then there is nothing to look up per notice.
+    anyone = conn.execute(select(notice_addresses.c.id).limit(1)).first() is not None
+    subjects_to = (
+        addresses_of(conn, subject_ids={n.subject_id for n in new} - {None}) if anyone else {}
+    )
+    clients_to = (
+        addresses_of(conn, client_ids={n.client_id for n in new} - {None}) if anyone else {}
+    )
+    due = driver_value(conn, notice_deliveries, "next_attempt_at", now)
+    deliveries = [
+        (i, channel, address, PENDING, 0, due)
+        for i, n in zip(ids, new, strict=True)
+        for channel, address in (
+            subjects_to.get(n.subject_id, []) if n.subject_id is not None else []
+        )
+        + (clients_to.get(n.client_id, []) if n.client_id is not None else [])
+    ]
+    insert_rows(conn, notice_deliveries, DELIVERY_COLUMNS, deliveries)
+    return ids
+
+
+def addresses_of(
+    conn: Connection, *, subject_ids: Iterable[Any] = (), client_ids: Iterable[Any] = ()
+) -> dict[int, list[tuple[str, str]]]:
+    """The (channel, address) pairs each subject (or each client) gave for its notices."""
+    column = notice_addresses.c.subject_id if subject_ids else notice_addresses.c.client_id
+    wanted = sorted(subject_ids or client_ids)
+    found: dict[int, list[tuple[str, str]]] = {}
+    for i in range(0, len(wanted), 10_000):  # bound parameters per statement
+        rows = conn.execute(
+            select(column, notice_addresses.c.channel, notice_addresses.c.address)
+            .where(column.in_(wanted[i : i + 10_000]))
+            .order_by(notice_addresses.c.id)
+        )
+        for owner, channel, address in rows:
+            found.setdefault(owner, []).append((channel, address))
+    return found
+
+
+def add_address(
+    conn: Connection,
+    *,
+    subject_id: int | None,
+    client_id: int | None,
+    channel: str,
+    address: str,
+    added_by: str,
+    now: datetime,
+) -> bool:
+    """Record an address for a recipient's notices; False when it was there already."""
+    exists = conn.execute(
+        select(notice_addresses.c.id).where(
+            notice_addresses.c.subject_id.is_(None)
+            if subject_id is None
+            else notice_addresses.c.subject_id == subject_id,
+            notice_addresses.c.client_id.is_(None)
+            if client_id is None
+            else notice_addresses.c.client_id == client_id,
+            notice_addresses.c.channel == channel,
+            notice_addresses.c.address == address,
+        )
+    ).first()
+    if exists:
+        return False
+    conn.execute(
+        insert(notice_addresses).values(
+            subject_id=subject_id,
+            client_id=client_id,
+            channel=channel,
+            address=address,
+            added_at=now,
+            added_by=added_by,
+        )
+    )
+    return True
+
+
+def remove_address(
+    conn: Connection, *, subject_id: int | None, client_id: int | None, channel: str, address: str
+) -> bool:
+    owner = (
+        notice_addresses.c.subject_id == subject_id
+        if subject_id is not None
+        else notice_addresses.c.client_id == client_id
+    )
+    result = conn.execute(
+        delete(notice_addresses).where(
+            owner, notice_addresses.c.channel == channel, notice_addresses.c.address == address
+        )
+    )
+    return bool(result.rowcount)
 
 
 def get_notice(conn: Connection, notice_id: int) -> NoticeRow | None:

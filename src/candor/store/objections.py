@@ -89,21 +89,21 @@ def attachments_of(conn: Connection, objection_ids: Sequence[int]) -> list[dict[
     ]
 
 
+_FEW = 1_000
+
+
 def disputed(conn: Connection, subject_ids: Sequence[int]) -> set[int]:
     """The subjects among ``subject_ids`` with an objection open."""
     if not subject_ids:
         return set()
-    return {
-        int(s)
-        for s in conn.execute(
-            select(objections.c.subject_id)
-            .where(
-                objections.c.subject_id.in_(list(subject_ids)),
-                objections.c.state.in_(OPEN_STATES),
-            )
-            .distinct()
-        ).scalars()
-    }
+    query = select(objections.c.subject_id).where(objections.c.state.in_(OPEN_STATES))
+    if len(subject_ids) > _FEW:
+        # A bulk check's million subjects: few objections are open at once, so read them all
+        # rather than bind a parameter per subject.
+        wanted = set(subject_ids)
+        return {int(s) for s in conn.execute(query.distinct()).scalars() if s in wanted}
+    query = query.where(objections.c.subject_id.in_(list(subject_ids)))
+    return {int(s) for s in conn.execute(query.distinct()).scalars()}
 
 
 def overdue(conn: Connection, today: date) -> list[dict[str, Any]]:

@@ -23,7 +23,12 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from candor.domain.ledger import LISTING_CHANGED, LISTING_ENDED, LISTING_STARTED
+from candor.domain.ledger import (
+    LISTING_ANNOUNCED,
+    LISTING_CHANGED,
+    LISTING_ENDED,
+    LISTING_STARTED,
+)
 from candor.store import ledger as ledger_rows
 from candor.store.bulk import insert_rows
 from candor.store.tables import (
@@ -211,11 +216,11 @@ def save_listings(
     if new:
         conn.execute(insert(listings), new)
     for row in changed:
-        listing_id = row.pop("id")
+        values = {k: v for k, v in row.items() if k != "id"}  # the id stays for the ledger below
         conn.execute(
             update(listings)
-            .where(listings.c.id == listing_id)
-            .values(**row, as_of=as_of, updated_at=now)
+            .where(listings.c.id == row["id"])
+            .values(**values, as_of=as_of, updated_at=now)
         )
     for row in withdrawn:
         conn.execute(
@@ -224,20 +229,26 @@ def save_listings(
             .values(withdrawn_on=as_of, as_of=as_of, updated_at=now)
         )
     record_listing_changes(
-        conn, [n["ref"] for n in new], [r["id"] for r in changed + withdrawn], now
+        conn, [n["ref"] for n in new], [r["id"] for r in changed + withdrawn], as_of, now
     )
     return len(new), len(changed), len(withdrawn)
 
 
 def record_listing_changes(
-    conn: Connection, new_refs: Sequence[str], changed_ids: Sequence[int], now: datetime
+    conn: Connection,
+    new_refs: Sequence[str],
+    changed_ids: Sequence[int],
+    as_of: date,
+    now: datetime,
 ) -> None:
     """Ledger entries for listings just stored (by their refs) and changed (by their ids)."""
     started = set(new_refs)
+    day = as_of.isoformat()  # stored forms hold dates as YYYY-MM-DD
 
     def kind(row: Mapping[str, Any]) -> str:
         if row["ref"] in started:
-            return LISTING_STARTED
+            # Decided, but waiting for its advance warning to run: not in force yet.
+            return LISTING_ANNOUNCED if row["starts_on"] > day else LISTING_STARTED
         ended = row["removed_on"] is not None or row["withdrawn_on"] is not None
         return LISTING_ENDED if ended else LISTING_CHANGED
 
@@ -546,7 +557,7 @@ def save_batch_listings(
             .values(withdrawn_on=as_of, as_of=as_of, updated_at=now),
             [{"listing_id": i} for i in withdrawn],
         )
-    record_listing_changes(conn, refs, [r["id"] for r in changed] + withdrawn, now)
+    record_listing_changes(conn, refs, [r["id"] for r in changed] + withdrawn, as_of, now)
     return len(new), len(changed), len(withdrawn)
 
 

@@ -29,6 +29,7 @@ INSERT_COLUMNS: tuple[str, ...] = (
     "refers_to",
     "attributes",
     "batch_id",
+    "sealed",
 )
 
 
@@ -41,12 +42,17 @@ def stored(
 ) -> pl.DataFrame:
     """Records this source submitted before batch ``not_in_batch`` under ``source_record_ids``.
 
-    Columns: source_record_id and ``COMPARED`` (attributes as JSON text).
+    Columns: source_record_id, ``COMPARED`` (attributes as JSON text, without the personal ones;
+    name empty where it is sealed), and subject_id, sealed and erased_on for opening the
+    personal data.
     """
     query = select(
         records.c.source_record_id,
         *(records.c[c] for c in COMPARED if c != "attributes"),
         cast(records.c.attributes, Text).label("attributes"),
+        records.c.subject_id,
+        records.c.sealed,
+        records.c.erased_on,
     ).where(
         records.c.source_id == source_id,
         among(conn, records.c.source_record_id, source_record_ids),
@@ -66,6 +72,9 @@ def stored(
             "status": pl.String(),
             "refers_to": pl.String(),
             "attributes": pl.String(),
+            "subject_id": pl.Int64(),
+            "sealed": pl.Binary(),
+            "erased_on": pl.Date(),
         },
         orient="row",
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import orjson
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Column,
     ColumnElement,
     Connection,
@@ -37,6 +38,18 @@ def among(
         return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
     unpacked: Select[tuple[str]] = select(literal_column("value")).select_from(
         func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), type_=String))
+    )
+    return column.in_(unpacked.scalar_subquery())
+
+
+def ids_among(
+    conn: Connection, column: ColumnClause[int] | ColumnElement[int], ids: Sequence[int]
+) -> ColumnElement[bool]:
+    """``column IN ids`` for many integer ids, as one bound value (see ``among``)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
+    unpacked: Select[tuple[int]] = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, orjson.dumps(list(ids)).decode(), type_=String))
     )
     return column.in_(unpacked.scalar_subquery())
 

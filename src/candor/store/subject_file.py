@@ -35,15 +35,20 @@ def subject_row(conn: Connection, subject_id: int) -> dict[str, Any]:
 
 
 def records_of(conn: Connection, subject_id: int) -> list[dict[str, Any]]:
-    """Every record about the subject, oldest first, with its source and when it was accepted."""
+    """Every record about the subject, oldest first, with its source and when it was accepted
+    (the name and personal attributes still sealed)."""
     target = records.alias("target")
     query = (
         select(
             records.c.id,
             sources.c.name.label("source"),
+            records.c.source_id,
             records.c.source_record_id,
+            records.c.subject_id,
             records.c.record_type,
             records.c.name,
+            records.c.sealed,  # opened by the service (candor.services.data_keys.shown)
+            records.c.erased_on,
             records.c.occurred_on,
             records.c.decided_on,
             records.c.legal_basis,

@@ -5,7 +5,7 @@ Design rules, so that moving from SQLite to PostgreSQL is a change of configurat
 - dates as DATE, instants as UTC timestamps, attributes as JSON (JSONB on PostgreSQL);
 - no raw external identifier anywhere: ``identifiers.digest`` is their keyed hash;
 - records are never updated except to resolve ``refers_to_id`` and ``original_id`` in the batch
-  that wrote them.
+  that wrote them, and to erase their personal data at the end of retention.
 """
 
 from __future__ import annotations
@@ -183,6 +183,7 @@ records = Table(
     Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
     Column("identifier_id", ForeignKey("identifiers.id"), nullable=False),
     Column("record_type", String(80), nullable=False),
+    # Empty: the name is sealed in `sealed`. (Records stored before data keys hold it here.)
     Column("name", String(200), nullable=False),
     Column("occurred_on", Date, nullable=False),
     Column("decided_on", Date, nullable=False),
@@ -193,8 +194,12 @@ records = Table(
     # The first version of the decision this record is a later version of (a record of the same
     # type that refers_to another corrects, confirms or revokes it); NULL for a first version.
     Column("original_id", ForeignKey("records.id")),
-    Column("attributes", Json, nullable=False),
+    Column("attributes", Json, nullable=False),  # all but the personal ones
     Column("batch_id", ForeignKey("ingest_batches.id"), nullable=False),
+    # The record's personal data — its name and personal attributes — sealed under its subject's
+    # data key (see candor.domain.sealing); NULL once erased, on `erased_on`.
+    Column("sealed", LargeBinary),
+    Column("erased_on", Date),
     # Idempotency: a source's own id names one record, once.
     UniqueConstraint("source_id", "source_record_id"),
     CheckConstraint(_one_of("status", "final", "under_review", "overturned"), name="status"),
@@ -307,6 +312,9 @@ listings = Table(
     Column("withdrawn_on", Date),
     Column("as_of", Date, nullable=False),
     Column("updated_at", Instant, nullable=False),
+    # What its subject was last told (announced, in_force, ended): a rating that finds the
+    # listing in another phase tells them again (see ``candor.services.subject_notices``).
+    Column("phase", String(16)),
     UniqueConstraint("rulebook_id", "list_name", "record_id"),
 )
 
@@ -484,6 +492,23 @@ notice_deliveries = Table(
 )
 Index("ix_notice_deliveries_due", notice_deliveries.c.status, notice_deliveries.c.next_attempt_at)
 
+# Where a subject or a relying party wants its notices sent besides the store: an email address
+# or a webhook URL. Every notice to the recipient gets one delivery per address.
+notice_addresses = Table(
+    "notice_addresses",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), index=True),
+    Column("client_id", ForeignKey("clients.id"), index=True),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("added_at", Instant, nullable=False),
+    Column("added_by", String(64), nullable=False),
+    CheckConstraint("(subject_id IS NULL) <> (client_id IS NULL)", name="recipient"),
+    CheckConstraint(_one_of("channel", "email", "webhook"), name="channel"),
+    UniqueConstraint("subject_id", "client_id", "channel", "address"),
+)
+
 
 # --- objections and appeals (see candor.services.objections) -----------------------------------
 
@@ -535,4 +560,76 @@ objection_attachments = Table(
     Column("content", LargeBinary, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("added_at", Instant, nullable=False),
+)
+
+
+# --- repair: early removal from a list (see candor.services.repair) ----------------------------
+
+# A subject's application for early removal from a list after its minimum publicity period, with
+# proof of performance, and its course: filed → in review → approved | refused (with reasons).
+# Approval adds the list's repair record (`approval_record_id`), which ends the listing.
+repairs = Table(
+    "repairs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("ref", String(32), nullable=False, unique=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("listing_id", ForeignKey("listings.id"), nullable=False, index=True),
+    Column("statement", Text, nullable=False),  # the statement of performance ("" with proof only)
+    Column("filed_by", String(64), nullable=False),
+    Column("filed_at", Instant, nullable=False),
+    Column("due_on", Date, nullable=False),  # the review's deadline
+    Column("state", String(16), nullable=False),
+    Column("reviewer", String(64)),
+    Column("reasons", Text),
+    Column("decided_by", String(64)),
+    Column("decided_at", Instant),
+    Column("approval_record_id", ForeignKey("records.id")),
+    CheckConstraint(_one_of("state", "filed", "in_review", "approved", "refused"), name="state"),
+)
+
+# The proof of performance a subject sends with an application (a receipt, a court's note of
+# satisfaction), as sent; the hash lets the reviewer and the subject cite the same bytes.
+repair_attachments = Table(
+    "repair_attachments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("repair_id", ForeignKey("repairs.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("added_at", Instant, nullable=False),
+)
+
+
+# --- personal data: sealing, retention and erasure (see candor.services.retention) -------------
+
+# Each subject's data key, which seals its records' personal data: 32 random bytes, kept only
+# wrapped (AES-256-GCM) under the key-encryption key derived from deployment secret key
+# `kek_id`. Shredding deletes the wrapped key (`wrapped` NULL, `shredded_at` set): every copy of
+# the subject's sealed data, anywhere, becomes unreadable. A record about the subject after that
+# gets a new key in the same row.
+subject_keys = Table(
+    "subject_keys",
+    metadata,
+    Column("subject_id", ForeignKey("subjects.id"), primary_key=True, autoincrement=False),
+    Column("kek_id", SmallInteger, nullable=False),
+    Column("wrapped", LargeBinary),
+    Column("created_at", Instant, nullable=False),
+    Column("shredded_at", Instant),
+)
+
+# An officer's erasure of one subject's personal data at once (a court order, a lawful request):
+# who, why and when. The erased records' ledger entries name this row; the reason stays here,
+# out of the ledger, which can never forget what it holds.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("reason", String(1000), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("erased_at", Instant, nullable=False),
+    Column("records", Integer, nullable=False),
 )

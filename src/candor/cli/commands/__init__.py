@@ -14,6 +14,7 @@ from candor.cli.commands import (
     notices,
     objections,
     rating,
+    repair,
     rulebook,
     serve,
     setup,
@@ -35,6 +36,7 @@ def register(app: typer.Typer) -> None:
     app.command("explain")(rating.explain_)
     app.command("file")(subject_file.file)
     app.add_typer(objections.app, name="objections")
+    app.add_typer(repair.app, name="repair")
     app.command("check")(check.check)
     app.command("demo")(demo.demo)
     app.command("serve")(serve.serve)

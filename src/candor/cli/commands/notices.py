@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -10,8 +11,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from candor.cli.options import DbOption, JsonOption, settings_for
 from candor.cli.output import emit, reports_errors, stderr, stdout
-from candor.errors import InvalidInput
+from candor.errors import InvalidInput, NotFound
 from candor.services import notices as service
+from candor.services import subject_reads
+from candor.services.rating import subject_id_for
 from candor.services.secret import load_secret
 from candor.store import open_store
 
@@ -128,3 +131,43 @@ def webhook_secret(
     over (until then deliveries carry a signature under the old one too)."""
     secret = service.webhook_secret(settings_for(None), url)
     emit({"secret": secret}, as_json=as_json, render=lambda: stdout.print(secret, highlight=False))
+
+
+@app.command("address")
+@reports_errors
+def address(
+    channel: Annotated[str, typer.Argument(help="email or webhook.")],
+    to: Annotated[str, typer.Argument(metavar="ADDRESS", help="An email address or an https URL.")],
+    subject: Annotated[
+        str | None,
+        typer.Option(metavar="SCHEME:IDENTIFIER", help="Whose notices: this subject's."),
+    ] = None,
+    client: Annotated[
+        str | None, typer.Option(help="Whose notices: this client's (a relying party's).")
+    ] = None,
+    remove: Annotated[bool, typer.Option(help="Stop sending there instead.")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send every later notice to a subject or a client to this address too (by email or a
+    signed webhook); every notice is stored whatever its addresses."""
+    settings = settings_for(db)
+    with open_store(settings.database_url) as store:
+        subject_id = None
+        if subject is not None:
+            hasher = load_secret(settings).identifier_hasher()
+            subject_id = subject_id_for(store, hasher, subject, date.today())
+            if subject_id is None:
+                raise NotFound("candor holds no records about this identifier")
+        recipient = service.Recipient(subject_id=subject_id, client=client)
+        changed = service.set_address(
+            store, subject_reads.operator(), recipient, channel, to, remove=remove
+        )
+        now = service.addresses(store, subject_reads.operator(), recipient)
+    emit(
+        {"changed": changed, "addresses": now},
+        as_json=as_json,
+        render=lambda: stdout.print(
+            ("changed" if changed else "unchanged") + f": {len(now)} address(es) for notices"
+        ),
+    )
