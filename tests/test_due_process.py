@@ -453,3 +453,48 @@ def test_the_api_and_the_command_line_say_where_notices_go(
     assert json.loads(result.stdout)["addresses"] == [
         {"channel": "email", "address": "officer-copy@example.cn"}
     ]
+
+
+def _tamper_and_verify(store: Store, settings: Settings, table: str, column: str) -> str:
+    """Change one stored value of the newest row of ``table`` behind candor's back; verify's
+    first problem."""
+    meta = sa.Table(table, sa.MetaData(), autoload_with=store.engine)
+    with store.write() as conn:
+        row = conn.execute(
+            sa.select(meta.c.id, meta.c[column]).order_by(meta.c.id.desc()).limit(1)
+        ).one()
+        conn.execute(sa.update(meta).where(meta.c.id == row.id).values({column: row[1] + "!"}))
+        leaf = conn.execute(
+            sa.select(sa.func.max(ledger_entries.c.leaf_index)).where(
+                ledger_entries.c.object_table == table, ledger_entries.c.object_id == row.id
+            )
+        ).scalar_one()
+    found = ledger.verify(store, load_secret(settings))
+    assert not found.ok
+    assert f"entry {leaf} (" in found.problems[0] and f"{table} id {row.id}" in found.problems[0]
+    return found.problems[0]
+
+
+def test_a_changed_objection_is_found_by_verify_naming_its_entry(
+    store: Store, settings: Settings, registry: Registry, court: None
+) -> None:
+    finding = record_object(
+        "f9", PERSON, "court.dishonest_debtor_finding", DECIDED.isoformat(), attributes=FINDING
+    )
+    ingest_objects(store, settings, registry, "court", [finding], today=TODAY)
+    subject_id = _subject(store, settings)
+    subject = Principal(name="person-7", role=Role.SUBJECT, subject_id=subject_id)
+    filed = objections.file_objection(
+        store,
+        settings,
+        subject,
+        subject_id,
+        about="rating",
+        target="court-dishonest-debtors",
+        statement="Wrong.",
+        today=TODAY,
+    )
+    objections.take(store, REVIEWER, filed["ref"])
+    assert ledger.verify(store, load_secret(settings)).ok
+    problem = _tamper_and_verify(store, settings, "objections", "statement")
+    assert "objection.in_review" in problem

@@ -34,7 +34,7 @@ from candor.services.sources import add_source
 from candor.services.subject_file import subject_file
 from candor.settings import Settings
 from candor.store.database import Store
-from candor.store.tables import ledger_entries, listings, notices, records
+from candor.store.tables import ledger_entries, listings, notices, records, repairs
 from tests.helpers import bearer, record_object, resident_id
 
 PROBLEM = "application/problem+json"
@@ -292,6 +292,16 @@ def test_approval_ends_the_listing_on_the_day_of_approval_on_record(
     assert added.legal_basis == "Test provisions, Art. 9 (credit repair)"
     assert {"repair.filed", "repair.approved", "record.correction", "listing.ended"} <= kinds
     assert ledger.verify(store, load_secret(settings)).ok
+    # A reviewer's reasons changed behind candor's back are found, naming the entry.
+    with store.write() as conn:
+        conn.execute(sa.update(repairs).values(reasons="Approved without proof."))
+        leaf = conn.execute(
+            sa.select(sa.func.max(ledger_entries.c.leaf_index)).where(
+                ledger_entries.c.object_table == "repairs"
+            )
+        ).scalar_one()
+    tampered = ledger.verify(store, load_secret(settings))
+    assert not tampered.ok and f"entry {leaf} (repair.approved, repairs id" in tampered.problems[0]
 
     book = subject_file(
         store,
