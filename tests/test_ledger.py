@@ -9,10 +9,13 @@ import json
 from datetime import date
 from typing import Any
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from candor.api.app import create_app
@@ -160,6 +163,7 @@ def test_heads_are_signed_and_proofs_verify_with_the_rfc_verifiers_alone(
             "records": _count(world, records),
             "rulebooks": 1,
             "objections": 0,
+            "repairs": 0,
             "listings": _count(world, listings),
         },
         "problems": [],
@@ -191,7 +195,12 @@ def _flip(value: Any) -> Any:
 
 TAMPERED = {
     # table, column, which row (by order of id), what verify must say
-    "a record's name": ("records", "name", 7, "entry {leaf} (record.accepted, records id {id})"),
+    "a record's sealed name": (
+        "records",
+        "sealed",
+        7,
+        "entry {leaf} (record.accepted, records id {id})",
+    ),
     "a record's decision date": ("records", "decided_on", 3, "entry {leaf} (record.accepted"),
     "a rulebook's content": ("rulebooks", "content", 0, "entry 0 (rulebook.activated"),
     "a listing's end": ("listings", "ends_on", 1, "(listing.started, listings id {id})"),
@@ -348,3 +357,148 @@ def test_candor_ledger_verify_exits_1_naming_the_entry(world: Store, settings: S
     assert (
         len(problems) == 1 and "records id 2): the stored record no longer matches" in problems[0]
     )
+
+
+# --- verify at scale: pages, ranges of objects, processes ---------------------------------------
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 300), max_size=8), st.sampled_from([1, 2, 8]))
+def test_appending_a_level_at_a_time_completes_the_nodes_one_at_a_time_does(
+    batches: list[int], every: int
+) -> None:
+    hashes = [merkle.leaf_hash(b"%d" % i) for i in range(sum(batches))]
+    one_by_one, by_levels = merkle.Frontier(), merkle.Frontier()
+    expected: dict[int, list[bytes]] = {}
+    for level, _, digest in one_by_one.append_many(hashes):
+        if level % every == 0:
+            expected.setdefault(level, []).append(digest)
+    got: dict[int, list[bytes]] = {}
+    start = 0
+    for size in batches:
+        for level, nodes in by_levels.append_levels(hashes[start : start + size], every).items():
+            got.setdefault(level, []).extend(nodes)
+        start += size
+    assert {level: nodes for level, nodes in got.items() if nodes} == expected
+    assert (by_levels.size, by_levels.peaks, by_levels.root()) == (
+        one_by_one.size,
+        one_by_one.peaks,
+        one_by_one.root(),
+    )
+    assert merkle.leaf_hashes([b"%d" % i for i in range(len(hashes))]) == hashes
+
+
+def _named(store: Store, table: str, object_id: int) -> str:
+    """How verify names the newest entry about an object."""
+    with store.read() as conn:
+        leaf, data = conn.execute(
+            sa.select(ledger_entries.c.leaf_index, ledger_entries.c.data)
+            .where(ledger_entries.c.object_table == table, ledger_entries.c.object_id == object_id)
+            .order_by(ledger_entries.c.leaf_index.desc())
+            .limit(1)
+        ).one()
+    return f"entry {leaf} ({read_entry(bytes(data))['kind']}, {table} id {object_id})"
+
+
+def _change(conn: sa.Connection, record_id: int, column: str) -> None:
+    value = conn.execute(sa.select(records.c[column]).where(records.c.id == record_id))
+    conn.execute(
+        sa.update(records)
+        .where(records.c.id == record_id)
+        .values({column: _flip(value.scalar_one())})
+    )
+
+
+def test_verify_in_pages_ranges_and_processes_finds_what_one_pass_finds(
+    world: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = load_secret(settings)
+    first = ledger.head(world, secret)
+    add_more(world, settings)
+    second = ledger.head(world, secret)
+    whole = ledger.verify(world, secret, workers=1).to_json()
+    assert whole["ok"] and whole["entries"] == second.size
+
+    # Pages of 64 entries and 7 objects, parts of about 50 objects: cuts fall between the
+    # entries before and after a head, and between objects and their entries.
+    monkeypatch.setattr(ledger, "ENTRIES_A_PAGE", 64)
+    monkeypatch.setattr(ledger, "OBJECTS_A_PAGE", 7)
+    monkeypatch.setattr(ledger, "OBJECTS_A_PART", 50)
+    assert ledger.verify(world, secret, workers=1).to_json() == whole
+    assert ledger.verify(world, secret, workers=2).to_json() == whole  # 2 processes
+
+    edited = [*range(40, 61), 120]  # a run across pages and ranges, and one alone
+    with world.read() as conn:
+        smuggled = int(conn.execute(sa.select(sa.func.max(records.c.id))).scalar_one()) + 1
+    expected = [
+        f"{_named(world, 'records', i)}: the stored record no longer matches it" for i in edited
+    ]
+    expected.append(f"{_named(world, 'records', 200)}: the record it names is gone")
+    expected.append(f"records id {smuggled}: no ledger entry records it")
+    with world.write() as conn:
+        conn.execute(
+            sa.update(records)
+            .where(records.c.id.between(40, 60))
+            .values(legal_basis=records.c.legal_basis + " (edited)")
+        )
+        _change(conn, 120, "decided_on")
+        conn.execute(sa.delete(records).where(records.c.id == 200))  # a fee: nothing names it
+        row = dict(conn.execute(sa.select(records).where(records.c.id == 100)).mappings().one())
+        conn.execute(sa.insert(records).values({**row, "id": smuggled, "source_record_id": "x"}))
+        data = conn.execute(
+            sa.select(ledger_entries.c.data).where(ledger_entries.c.leaf_index == 70)
+        ).scalar_one()
+        conn.execute(
+            sa.update(ledger_entries)
+            .where(ledger_entries.c.leaf_index == 70)
+            .values(data=bytes(data).replace(b'"v":1', b'"v":3'))
+        )
+    found = ledger.verify(world, secret, workers=1)
+    assert (
+        found.problems[0].startswith("entry 70 (")
+        and "no longer match the tree" in found.problems[0]
+    )
+    assert found.problems[1:] == [
+        f"head of size {first.size}: the entries before it no longer give its root",
+        f"head of size {second.size}: the entries before it no longer give its root",
+        *expected,
+    ]
+    assert ledger.verify(world, secret, workers=2).to_json() == found.to_json()
+    monkeypatch.undo()  # one page, one range: the same problems
+    assert ledger.verify(world, secret, workers=1).to_json() == found.to_json()
+    assert ledger.verify(world, secret, workers=2).to_json() == found.to_json()
+
+
+def test_a_missing_entry_is_named_and_the_entries_before_it_checked(
+    world: Store, settings: Settings
+) -> None:
+    secret = load_secret(settings)
+    with world.write() as conn:
+        conn.execute(sa.delete(ledger_entries).where(ledger_entries.c.leaf_index == 7))
+    found = ledger.verify(world, secret)
+    assert found.problems[0] == "entry 7 is missing (the next stored entry is 8)"
+    assert found.entries == 7
+
+
+def test_stored_json_written_another_way_is_the_same_form_and_a_changed_value_is_named(
+    world: Store, settings: Settings
+) -> None:
+    secret = load_secret(settings)
+    column = "CAST(:text AS jsonb)" if world.dialect == "postgresql" else ":text"
+    update = sa.text(f"UPDATE records SET attributes = {column} WHERE id = 1")
+    with world.read() as conn:
+        attributes = conn.execute(sa.select(records.c.attributes).where(records.c.id == 1))
+        values = dict(attributes.scalar_one())
+
+    def written(values: dict[str, Any]) -> str:  # keys in reverse order, with spaces
+        pairs = sorted(values.items(), reverse=True)
+        return "{ " + ", ".join(f"{json.dumps(k)} : {json.dumps(v)}" for k, v in pairs) + " }"
+
+    with world.write() as conn:
+        conn.execute(update, {"text": written(values)})
+    assert ledger.verify(world, secret).ok
+    with world.write() as conn:
+        conn.execute(update, {"text": written({**values, "added": 1})})
+    assert ledger.verify(world, secret).problems == [
+        f"{_named(world, 'records', 1)}: the stored record no longer matches it"
+    ]

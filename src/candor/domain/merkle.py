@@ -41,7 +41,9 @@ __all__ = [
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
+    "parents",
     "peak_positions",
     "root",
     "row_root",
@@ -77,6 +79,13 @@ def leaf_hash(data: bytes) -> bytes:
     return h.digest()
 
 
+def leaf_hashes(datas: Iterable[bytes]) -> list[bytes]:
+    """:func:`leaf_hash` of each entry, in order, without a call of ours per entry (a rebuild
+    of the whole tree hashes ten million)."""
+    sha256, prefix = _sha256, _LEAF_PREFIX
+    return [sha256(prefix + data).digest() for data in datas]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 ‖ left ‖ right): the hash of an interior node."""
     return _sha256(_NODE_PREFIX + left + right).digest()
@@ -97,6 +106,25 @@ def row_root(row: bytes) -> bytes:
             parents.append(h.digest())
         row = b"".join(parents)
     return row
+
+
+def parents(row: Sequence[bytes]) -> list[bytes]:
+    """The parents of consecutive pairs of sibling hashes, left to right: ``node_hash(row[0],
+    row[1])``, ``node_hash(row[2], row[3])``, …; an odd last hash has none.
+
+    The pairs are read from the row's hashes joined into one buffer (they are all
+    ``HASH_SIZE`` bytes: every caller checked them or made them), one slice a parent: half the
+    cost of a loop over :func:`node_hash`, which is what rebuilding a whole tree comes down to.
+    """
+    pair = 2 * HASH_SIZE
+    joined = b"".join(row[: len(row) // 2 * 2])
+    sha256, prefix = _sha256, _NODE_PREFIX
+    return [sha256(prefix + joined[at : at + pair]).digest() for at in range(0, len(joined), pair)]
+
+
+def _set_bits(n: int) -> list[int]:
+    """The positions of the set bits of ``n``, highest first: the levels of its tree's peaks."""
+    return [bit for bit in range(n.bit_length() - 1, -1, -1) if n >> bit & 1]
 
 
 def _split(n: int) -> int:
@@ -400,29 +428,29 @@ class Frontier:
         At level L the completed nodes are those at indexes [old size >> L, new size >> L), so
         their hashes alone name them: what a store that keeps only some levels (tiles) needs,
         without a tuple per node.
+
+        The tree is built a level at a time (:func:`parents` over each level's new nodes, the
+        old peak at that level first when it waits for a right sibling), not a leaf at a time:
+        the same nodes, with no Python loop per node — what lets ``ledger verify`` rebuild a
+        tree of ten million leaves in seconds.
         """
         if every < 1 or every & (every - 1):
             raise ValueError(f"every must be a power of two, got {every}")
         batch = _checked(leaf_hashes)
-        mask = every - 1
-        sha256, prefix = _sha256, _NODE_PREFIX
-        peaks = self._peaks
-        pop, push = peaks.pop, peaks.append
+        old, new = self._size, self._size + len(batch)
+        # The old peaks by level: one per set bit of the old size, the highest level leftmost.
+        waiting = dict(zip(_set_bits(old), self._peaks, strict=True))
         kept: dict[int, list[bytes]] = {0: list(batch)}
-        size = self._size
-        for leaf in batch:
-            node, index, level = leaf, size, 0
-            while index & 1:  # each carry merges the rightmost peak with the new node
-                node = sha256(prefix + pop() + node).digest()
-                index >>= 1
-                level += 1
-                if not level & mask:
-                    found = kept.get(level)
-                    if found is None:
-                        kept[level] = [node]
-                    else:
-                        found.append(node)
-            push(node)
-            size += 1
-        self._size = size
+        row, level = kept[0], 0
+        while row:  # the new nodes at `level`: indexes [old >> level, new >> level)
+            if not level % every:
+                kept[level] = row
+            if old >> level & 1:  # the first new node is the right sibling of the old peak
+                row = [waiting[level], *row]
+            if new >> level & 1:  # the last new node is the new peak: no sibling yet
+                waiting[level] = row[-1]
+            row = parents(row)
+            level += 1
+        self._size = new
+        self._peaks = [waiting[bit] for bit in _set_bits(new)]
         return kept

@@ -14,6 +14,7 @@ tree of ten million leaves reads four tiles.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -27,7 +28,12 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    LargeBinary,
+    Numeric,
+    Select,
     TypeDecorator,
+    case,
+    cast,
     func,
     insert,
     select,
@@ -37,7 +43,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
-from candor.domain.ledger import OBJECT_COLUMNS, Entry, TreeHead, for_object, form_digest
+from candor.domain.ledger import (
+    OBJECT_COLUMNS,
+    Entry,
+    TreeHead,
+    canonical,
+    for_object,
+    form_digest,
+)
 from candor.domain.merkle import (
     Frontier,
     Subtree,
@@ -267,9 +280,12 @@ def entry_data(conn: Connection, leaf_index: int) -> bytes | None:
     return bytes(found) if found is not None else None
 
 
-def entries_in_order(conn: Connection, *, chunk: int = 100_000) -> Iterator[tuple[int, bytes]]:
-    """Every entry's (leaf index, data), in leaf order, read a chunk at a time (through the
-    driver, as tiles are: verify reads every entry)."""
+def entry_pages(
+    conn: Connection, *, chunk: int = 100_000
+) -> Iterator[tuple[list[int], list[bytes]]]:
+    """Every entry's leaf index and data, in leaf order, a page of ``chunk`` entries at a time
+    as two lists (read through the driver, as tiles are: verify reads every entry, and works on
+    a page's columns at once rather than on its rows)."""
     plain = conn.dialect.name == "sqlite"  # hands over int and bytes already
     after = -1
     while True:
@@ -281,47 +297,233 @@ def entries_in_order(conn: Connection, *, chunk: int = 100_000) -> Iterator[tupl
         )
         if not rows:
             return
-        if plain:
-            yield from rows
-        else:
-            for leaf, data in rows:
-                yield int(leaf), bytes(data)
+        leaves, datas = (list(column) for column in zip(*rows, strict=True))
+        if not plain:
+            leaves, datas = list(map(int, leaves)), list(map(bytes, datas))
+        yield leaves, datas
+        after = leaves[-1]
+
+
+def entries_in_order(conn: Connection, *, chunk: int = 100_000) -> Iterator[tuple[int, bytes]]:
+    """Every entry's (leaf index, data), in leaf order, read a page at a time."""
+    for leaves, datas in entry_pages(conn, chunk=chunk):
+        yield from zip(leaves, datas, strict=True)
+
+
+def tiles(conn: Connection, tile_level: int, first: int, last: int) -> dict[int, bytes]:
+    """The stored tiles ``first`` … ``last`` of ``tile_level`` there are, by tile index."""
+    rows = _driver_rows(
+        conn,
+        "SELECT tile_index, hashes FROM ledger_tiles "
+        "WHERE tile_level = ? AND tile_index BETWEEN ? AND ?",
+        (tile_level, first, last),
+    )
+    return {int(index): bytes(hashes) for index, hashes in rows}
+
+
+def _select_rows(conn: Connection, query: Select[Any]) -> list[Any]:
+    """The rows of ``query``, compiled for the connection's dialect and read through the driver
+    (see :func:`_driver_rows`): plain tuples of the driver's values."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.params
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    if compiled.positiontup is not None:  # SQLite's "?": the values in their places' order
+        rows: list[Any] = driver.execute(
+            str(compiled), tuple(params[name] for name in compiled.positiontup)
+        ).fetchall()
+    else:
+        rows = driver.execute(str(compiled), params).fetchall()
+    return rows
+
+
+def _in_range(column: ColumnElement[Any], after: int | None, through: int | None) -> list[Any]:
+    """The conditions ``after < column <= through``, an end left open when None."""
+    return [
+        *([column > after] if after is not None else []),
+        *([column <= through] if through is not None else []),
+    ]
+
+
+def id_span(conn: Connection, table: str) -> tuple[int, int, int] | None:
+    """The smallest id, the largest and how many objects ``table`` holds; None when it is
+    empty."""
+    ids = metadata.tables[table].c.id
+    low, high, count = conn.execute(select(func.min(ids), func.max(ids), func.count())).one()
+    return None if low is None else (int(low), int(high), int(count))
+
+
+def form_pages(
+    conn: Connection,
+    table: str,
+    *,
+    after: int | None = None,
+    through: int | None = None,
+    chunk: int = 50_000,
+) -> Iterator[list[Any]]:
+    """The objects of ``table`` with ``after < id <= through`` (None: that end open) in their
+    stored form, by id, a page of ``chunk`` at a time: each object a sequence of its values in
+    ``OBJECT_COLUMNS`` order (so its id first), normalised as :func:`stored_forms` does.
+
+    For verify, which hashes every object in the store: read through the driver, and only the
+    columns whose page is not in its stored form already normalised (SQLite's dates are text
+    already; its JSON is parsed, by orjson directly), where :func:`stored_forms`' dict per row
+    would cost more than the hashing.
+    """
+    t = metadata.tables[table]
+    columns = [t.c[name] for name in OBJECT_COLUMNS[table]]
+    fixes = [(n, fix) for n, column in enumerate(columns) if (fix := _normaliser(column))]
+    while True:
+        rows: list[Any] = _select_rows(
+            conn,
+            select(*columns)
+            .where(*_in_range(t.c.id, after, through))
+            .order_by(t.c.id)
+            .limit(chunk),
+        )
+        if not rows:
+            return
         after = int(rows[-1][0])
+        needed = []
+        for n, fix in fixes:
+            kinds = set(map(type, map(operator.itemgetter(n), rows)))
+            if not kinds <= _STORED_AS[fix]:
+                needed.append(
+                    (n, orjson.loads if fix is _as_json and kinds <= {str, bytes} else fix)
+                )
+        if needed:  # a row at a time: cheaper than turning the page into columns and back
+            forms = []
+            for row in rows:
+                form = list(row)
+                for n, fix in needed:
+                    form[n] = fix(form[n])
+                forms.append(form)
+            rows = forms
+        yield rows
+
+
+def rendered_forms(
+    conn: Connection,
+    table: str,
+    *,
+    after: int | None = None,
+    through: int | None = None,
+    chunk: int = 50_000,
+) -> Iterator[tuple[list[int], list[bytes]]]:
+    """The objects of ``table`` with ``after < id <= through`` (None: that end open), by id, a
+    page of ``chunk`` at a time: their ids, and each one's stored form as JSON text, which
+    :func:`forms_of` turns into the form's values.
+
+    On SQLite the text is rendered by SQLite itself (``json_array`` of the columns), with no
+    Python object per value: it is then the canonical form byte for byte (so its SHA-256 is the
+    object's digest) whenever the stored JSON is compact with its keys in order and no instant
+    is involved, and a faithful rendering of the stored values otherwise; verify hashes it and
+    parses only the texts whose hash differs. Elsewhere, and for a page SQLite will not render
+    (JSON it cannot parse, binary where text belongs), the text is the canonical form of the
+    values :func:`form_pages` reads.
+    """
+    render = _sqlite_rendering(table) if conn.dialect.name == "sqlite" else None
+    if render is None:
+        for forms in form_pages(conn, table, after=after, through=through, chunk=chunk):
+            yield [int(form[0]) for form in forms], list(map(canonical, forms))
+        return
+    t = metadata.tables[table]
+    while True:
+        query = (
+            select(t.c.id, render)
+            .where(*_in_range(t.c.id, after, through))
+            .order_by(t.c.id)
+            .limit(chunk)
+        )
+        try:
+            rows: list[Any] = _select_rows(conn, query)
+        except conn.dialect.loaded_dbapi.Error:  # a row SQLite cannot render: the page as above
+            forms = next(form_pages(conn, table, after=after, through=through, chunk=chunk), [])
+            rows = [(form[0], canonical(form)) for form in forms]
+        if not rows:
+            return
+        ids, texts = (list(column) for column in zip(*rows, strict=True))
+        yield ids, texts
+        after = ids[-1]
+
+
+@lru_cache
+def _sqlite_rendering(table: str) -> ColumnElement[Any] | None:
+    """``json_array`` of the table's ``OBJECT_COLUMNS`` as SQLite renders them (its JSON
+    parsed and written compactly, binary as lower-case hex, as :func:`canonical` writes it), as
+    a blob; None for a table with a column of reals, which SQLite would not write exactly."""
+    values: list[ColumnElement[Any]] = []
+    for name in OBJECT_COLUMNS[table]:
+        column = metadata.tables[table].c[name]
+        kind = column.type
+        if isinstance(kind, TypeDecorator):
+            kind = kind.impl_instance
+        if isinstance(kind, Numeric):
+            return None
+        if isinstance(kind, JSON):
+            values.append(func.json(column))
+        elif isinstance(kind, LargeBinary):
+            values.append(
+                case((func.typeof(column) == "blob", func.lower(func.hex(column))), else_=column)
+            )
+        else:
+            values.append(column)
+    return cast(func.json_array(*values), LargeBinary)
+
+
+def forms_of(table: str, texts: Sequence[bytes]) -> list[list[Any]]:
+    """The stored forms that :func:`rendered_forms`' texts hold, normalised as
+    :func:`stored_forms` normalises them: the instants SQLite renders as stored are put in their
+    canonical form here (JSON values, dates and hex are in theirs already)."""
+    columns = metadata.tables[table].c
+    instants = [
+        n
+        for n, name in enumerate(OBJECT_COLUMNS[table])
+        if _normaliser(columns[name]) is _as_instant
+    ]
+    forms: list[list[Any]] = list(map(orjson.loads, texts))
+    for form in forms:
+        for n in instants:
+            form[n] = _as_instant(form[n])
+    return forms
 
 
 def latest_entries(
-    conn: Connection, table: str, *, chunk: int = 100_000
-) -> Iterator[tuple[int, int, bytes]]:
-    """(object id, leaf index, data) of the newest entry about each object of ``table``, in
-    object id order: the entries read along their (table, object) index, a chunk at a time.
+    conn: Connection, table: str, *, after: int | None = None, through: int | None = None
+) -> tuple[list[int], list[int], list[bytes]]:
+    """The newest entry about each object of ``table`` with ``after < id <= through`` (None:
+    that end open), in object id order, as three lists: object ids, leaf indexes, data.
 
-    Each chunk starts after the last object the one before read completely, a range the index
-    finds directly (a condition on (object, leaf) pairs made every chunk scan the table's
-    entries from the first).
+    The entries are read in the order of their (table, object) index; an object with several
+    keeps the one with the highest leaf index (sorting by leaf too cost SQLite a temporary
+    B-tree, more than reading the rows, for what most objects do not need: one entry each).
     """
-    object_id, leaf = ledger_entries.c.object_id, ledger_entries.c.leaf_index
-    about = select(object_id, leaf, ledger_entries.c.data).where(
-        ledger_entries.c.object_table == table
+    e = ledger_entries.c
+    rows = _select_rows(
+        conn,
+        select(e.object_id, e.leaf_index, e.data)
+        .where(
+            e.object_table == table,
+            e.object_id.is_not(None),
+            *_in_range(e.object_id, after, through),
+        )
+        .order_by(e.object_id),
     )
-    after: int | None = None
-    while True:
-        query = about if after is None else about.where(object_id > after)
-        rows: Sequence[Any] = conn.execute(query.order_by(object_id, leaf).limit(chunk)).all()
-        if not rows:
-            return
-        if len(rows) == chunk:  # the last object's entries may go on in the next chunk
-            last = rows[-1][0]
-            cut = len(rows)
-            while cut and rows[cut - 1][0] == last:
-                cut -= 1
-            if cut:
-                rows = rows[:cut]
-            else:  # a chunk's worth of entries about one object: all of them
-                rows = conn.execute(about.where(object_id == last).order_by(leaf)).all()
-        for n, (oid, index, data) in enumerate(rows):
-            if n + 1 == len(rows) or rows[n + 1][0] != oid:  # its newest: last of its own
-                yield int(oid), int(index), bytes(data)
-        after = int(rows[-1][0])
+    if not rows:
+        return [], [], []
+    if conn.dialect.name != "sqlite":  # SQLite hands over int and bytes already
+        rows = [(int(o), int(leaf), bytes(data)) for o, leaf, data in rows]
+    objects, leaves, datas = (list(column) for column in zip(*rows, strict=True))
+    if len(set(objects)) < len(objects):  # some objects have several entries
+        newest: dict[int, tuple[int, bytes]] = {}
+        for object_id, leaf, data in rows:
+            kept = newest.get(object_id)
+            if kept is None or leaf > kept[0]:
+                newest[object_id] = (leaf, data)
+        objects = list(newest)  # in the order first seen: the rows' object order
+        leaves = [leaf for leaf, _ in newest.values()]
+        datas = [data for _, data in newest.values()]
+    return objects, leaves, datas
 
 
 def _as_date(value: Any) -> Any:
@@ -340,6 +542,14 @@ def _as_instant(value: Any) -> Any:
 
 def _as_json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+# The types each normaliser hands back as they are: a page's column of these alone is left alone.
+_STORED_AS: dict[Callable[[Any], Any], frozenset[type]] = {
+    _as_date: frozenset({str, type(None)}),
+    _as_json: frozenset({dict, list, int, float, bool, type(None)}),
+    _as_instant: frozenset(),
+}
 
 
 def _normaliser(column: Column[Any]) -> Callable[[Any], Any] | None:
