@@ -347,6 +347,7 @@ def test_candor_ledger_verify_exits_1_naming_the_entry(world: Store, settings: S
     good = runner.invoke(app, ["ledger", "verify", "--json"], env=env)
     assert good.exit_code == 0, good.output
     assert json.loads(good.stdout)["ok"] is True
+    assert json.loads(good.stdout)["first_bad"] is None
     head = runner.invoke(app, ["ledger", "head", "--json"], env=env)
     assert json.loads(head.stdout)["size"] == json.loads(good.stdout)["entries"]
     with world.write() as conn:
@@ -354,6 +355,8 @@ def test_candor_ledger_verify_exits_1_naming_the_entry(world: Store, settings: S
     bad = runner.invoke(app, ["ledger", "verify", "--json"], env=env)
     assert bad.exit_code == 1
     problems = json.loads(bad.stdout)["problems"]
+    # The contract's first_bad: the entry the problem names (record 2's, as the problem says).
+    assert problems[0].startswith(f"entry {json.loads(bad.stdout)['first_bad']} (")
     assert (
         len(problems) == 1 and "records id 2): the stored record no longer matches" in problems[0]
     )

@@ -22,6 +22,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -45,6 +46,7 @@ from candor.store.database import Store, open_store
 
 LEDGER_PURPOSE = b"candor/ledger-signing/v1"
 MAX_PROBLEMS = 50
+_NAMED_ENTRY = re.compile(r"entry (\d+)\b")  # how problems name an entry
 
 
 def _private(secret: DeploymentSecret, key_id: int) -> Ed25519PrivateKey:
@@ -193,10 +195,17 @@ class Verification:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(text)
 
+    @property
+    def first_bad(self) -> int | None:
+        """The lowest entry a problem names (None: none does, or all is well)."""
+        named = [int(m.group(1)) for p in self.problems if (m := _NAMED_ENTRY.match(p))]
+        return min(named, default=None)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "entries": self.entries,
+            "first_bad": self.first_bad,
             "heads": self.heads,
             "objects": self.objects,
             "problems": self.problems,
