@@ -157,6 +157,7 @@ def test_heads_are_signed_and_proofs_verify_with_the_rfc_verifiers_alone(
     assert ledger.inclusion(world, secret, 3, first.size).head == first
     assert ledger.verify(world, secret).to_json() == {
         "ok": True,
+        "first_bad": None,
         "entries": second.size,
         "heads": 2,
         "objects": {
