@@ -54,7 +54,17 @@ class Attachment:
     content: bytes
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
+def check_attachments(attachments: Sequence[Attachment]) -> None:
+    """Refuse an empty or oversized attachment, or one without a usable name (objections and
+    repair applications take the same)."""
+    for i, a in enumerate(attachments):
+        if not a.content or len(a.content) > ATTACHMENT_MAX:
+            raise InvalidInput(f"attachments[{i}]: between 1 byte and {ATTACHMENT_MAX:,} bytes")
+        if not a.name.strip() or len(a.name) > 200:
+            raise InvalidInput(f"attachments[{i}].name: 1 to 200 characters")
+
+
+def plain(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in row.items():
         out[str(k)] = v.isoformat() if isinstance(v, date | datetime) else v
@@ -173,11 +183,7 @@ def file_objection(
     if about not in ABOUT:
         raise InvalidInput(f"about: one of {', '.join(ABOUT)}")
     said = rules.text(statement, "statement", rules.STATEMENT_MAX)
-    for i, a in enumerate(attachments):
-        if not a.content or len(a.content) > ATTACHMENT_MAX:
-            raise InvalidInput(f"attachments[{i}]: between 1 byte and {ATTACHMENT_MAX:,} bytes")
-        if not a.name.strip() or len(a.name) > 200:
-            raise InvalidInput(f"attachments[{i}].name: 1 to 200 characters")
+    check_attachments(attachments)
     now = datetime.now(UTC)
     active = governing(store, today)
     with store.write() as conn:
@@ -207,7 +213,7 @@ def file_objection(
             now,
         )
         _ledger(conn, objection_id, State.FILED.value, now)
-    return _plain(row)
+    return plain(row)
 
 
 def take(store: Store, principal: Principal, ref: str) -> dict[str, Any]:
@@ -221,7 +227,7 @@ def take(store: Store, principal: Principal, ref: str) -> dict[str, Any]:
         if not stored.change(conn, row["id"], row["state"], values):
             raise InvalidInput("the objection moved meanwhile; read it again")
         _ledger(conn, row["id"], State.IN_REVIEW.value, now)
-        return _plain(_get(conn, ref))
+        return plain(_get(conn, ref))
 
 
 def _reviewer(principal: Principal) -> None:
@@ -265,7 +271,7 @@ def appeal(
             now,
         )
         _ledger(conn, row["id"], State.APPEALED.value, now)
-    return _plain(row)
+    return plain(row)
 
 
 def decide(
@@ -363,7 +369,7 @@ def _decide(
         _ledger(conn, row["id"], moved_to.value, now)
     if corrected:
         _after_correction(store, registry, settings, row, today)
-    return _plain(row)
+    return plain(row)
 
 
 def _correct(
@@ -491,9 +497,9 @@ def objections_of(store: Store, subject_id: int) -> list[dict[str, Any]]:
     by: dict[int, list[dict[str, Any]]] = {}
     for a in attached:
         by.setdefault(a["objection_id"], []).append(
-            _plain({k: v for k, v in a.items() if k != "objection_id"})
+            plain({k: v for k, v in a.items() if k != "objection_id"})
         )
-    return [{**_plain(o), "attachments": by.get(o["id"], [])} for o in found]
+    return [{**plain(o), "attachments": by.get(o["id"], [])} for o in found]
 
 
 @dataclass(frozen=True)

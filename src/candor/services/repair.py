@@ -29,9 +29,9 @@ from candor.domain.listings import effective_end, in_force
 from candor.domain.registry import Registry
 from candor.domain.repair import Decision, State
 from candor.domain.rulebook import ListSpec, parse_rulebook
-from candor.errors import Conflict, Forbidden, InvalidInput, NotFound
+from candor.errors import Conflict, Forbidden, NotFound
 from candor.services.notices import create_notice
-from candor.services.objections import ATTACHMENT_MAX, Attachment
+from candor.services.objections import Attachment, check_attachments, plain
 from candor.services.rating import rerate_subject
 from candor.settings import Settings
 from candor.store import Store
@@ -42,13 +42,6 @@ from candor.store.ingestions import BatchCounts
 from candor.store.tables import records, repairs
 
 __all__ = ["Attachment", "apply", "decide", "overdue", "repairs_of", "take"]
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        out[str(k)] = v.isoformat() if isinstance(v, date | datetime) else v
-    return out
 
 
 def _ledger(conn: Connection, repair_id: int, state: str, now: datetime) -> None:
@@ -95,14 +88,6 @@ def _standing(listing: dict[str, Any], today: date) -> str | None:
     return None
 
 
-def _check_attachments(attachments: Sequence[Attachment]) -> None:
-    for i, a in enumerate(attachments):
-        if not a.content or len(a.content) > ATTACHMENT_MAX:
-            raise InvalidInput(f"attachments[{i}]: between 1 byte and {ATTACHMENT_MAX:,} bytes")
-        if not a.name.strip() or len(a.name) > 200:
-            raise InvalidInput(f"attachments[{i}].name: 1 to 200 characters")
-
-
 def apply(
     store: Store,
     settings: Settings,
@@ -129,7 +114,7 @@ def apply(
         raise Forbidden(f"client {principal.name!r} may not apply for repair for a subject")
     said = rules.statement(statement)
     rules.has_proof(said, len(attachments))
-    _check_attachments(attachments)
+    check_attachments(attachments)
     now = datetime.now(UTC)
     with store.write() as conn:
         found = stored.listing_of(conn, subject_id, listing)
@@ -173,7 +158,7 @@ def apply(
             now,
         )
         _ledger(conn, repair_id, State.FILED.value, now)
-    return _plain(row)
+    return plain(row)
 
 
 def _reviewer(principal: Principal) -> None:
@@ -192,7 +177,7 @@ def take(store: Store, principal: Principal, ref: str) -> dict[str, Any]:
         if not stored.change(conn, row["id"], row["state"], values):
             raise Conflict("the application moved meanwhile; read it again")
         _ledger(conn, row["id"], State.IN_REVIEW.value, now)
-        return _plain(_get(conn, ref))
+        return plain(_get(conn, ref))
 
 
 def decide(
@@ -255,7 +240,7 @@ def decide(
         _ledger(conn, row["id"], outcome.value, now)
     if outcome is Decision.APPROVED:
         rerate_subject(store, registry, row["subject_id"], today=today)
-    return _plain(row)
+    return plain(row)
 
 
 def _record_approval(
@@ -320,9 +305,9 @@ def repairs_of(store: Store, subject_id: int) -> list[dict[str, Any]]:
     by: dict[int, list[dict[str, Any]]] = {}
     for a in attached:
         by.setdefault(a["repair_id"], []).append(
-            _plain({k: v for k, v in a.items() if k != "repair_id"})
+            plain({k: v for k, v in a.items() if k != "repair_id"})
         )
-    return [{**_plain(r), "attachments": by.get(r["id"], [])} for r in found]
+    return [{**plain(r), "attachments": by.get(r["id"], [])} for r in found]
 
 
 def overdue(store: Store, today: date) -> list[dict[str, Any]]:
