@@ -333,12 +333,20 @@ def lock_subject(conn: Connection, subject_id: int) -> None:
     (rulebook_id, list_name, record_id) (tests/hardening/test_concurrency.py). Subjects with a
     stored rating were spared only because the rating upsert happened to wait on the row first.
     On SQLite the write transaction already excludes every other writer.
+
+    It also waits for a batch run's write transaction (``lock_for_batch``) and holds the next
+    one back until this one commits: ROW EXCLUSIVE, taken here before anything is read, conflicts
+    with the batch's SHARE ROW EXCLUSIVE. Taken only at the insert, as it used to be, a re-rate
+    could read the stored listings, the batch then insert and commit the same new listing (the
+    subject was not yet marked re-rated, so the batch did not leave it alone), and the re-rate's
+    insert fail on the unique key (CI, tests/hardening/test_concurrency.py).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(
             text("SELECT pg_advisory_xact_lock(:space, :subject)"),
             {"space": _RERATE_LOCK, "subject": subject_id & 0x7FFFFFFF},
         )
+        conn.execute(text("LOCK TABLE ratings, listings IN ROW EXCLUSIVE MODE"))
 
 
 def rerated_after(conn: Connection, through: int) -> list[int]:
