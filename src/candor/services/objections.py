@@ -33,6 +33,7 @@ from candor.errors import Forbidden, InvalidInput, NotFound
 from candor.services.data_keys import DataKeys, reseal
 from candor.services.explain import subject_ref
 from candor.services.notices import create_notice
+from candor.services.plain import plain
 from candor.services.rating import rerate_subject
 from candor.services.rulebooks import governing
 from candor.services.secret import load_secret
@@ -62,13 +63,6 @@ def check_attachments(attachments: Sequence[Attachment]) -> None:
             raise InvalidInput(f"attachments[{i}]: between 1 byte and {ATTACHMENT_MAX:,} bytes")
         if not a.name.strip() or len(a.name) > 200:
             raise InvalidInput(f"attachments[{i}].name: 1 to 200 characters")
-
-
-def plain(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        out[str(k)] = v.isoformat() if isinstance(v, date | datetime) else v
-    return out
 
 
 def _ledger(conn: Connection, objection_id: int, state: str, now: datetime) -> None:

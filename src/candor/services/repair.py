@@ -31,7 +31,8 @@ from candor.domain.repair import Decision, State
 from candor.domain.rulebook import ListSpec, parse_rulebook
 from candor.errors import Conflict, Forbidden, NotFound
 from candor.services.notices import create_notice
-from candor.services.objections import Attachment, check_attachments, plain
+from candor.services.objections import Attachment, check_attachments
+from candor.services.plain import plain
 from candor.services.rating import rerate_subject
 from candor.settings import Settings
 from candor.store import Store

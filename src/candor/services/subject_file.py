@@ -14,7 +14,7 @@ the next time it is read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -28,6 +28,7 @@ from candor.services import ledger
 from candor.services.data_keys import DataKeys, shown_records
 from candor.services.explain import explain
 from candor.services.objections import objections_of
+from candor.services.plain import iso, plain
 from candor.services.repair import repairs_of
 from candor.services.secret import DeploymentSecret
 from candor.services.subject_reads import HISTORY_LIMIT, log_read, stated_purpose
@@ -35,19 +36,6 @@ from candor.store import Store
 from candor.store import access_log as log
 from candor.store import ledger as ledger_rows
 from candor.store import subject_file as rows
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    # str(): SQLAlchemy's labels are a str subclass, which orjson refuses as a key.
-    return {str(k): _iso(v) for k, v in row.items()}
 
 
 def listing_state(listing: dict[str, Any], on: date) -> str:
@@ -135,7 +123,7 @@ def subject_file(
         history = rows.rating_history(conn, subject_id, limit=HISTORY_LIMIT)
         checks = log.checks_of(conn, subject_id, limit=HISTORY_LIMIT)
         reads = log.accesses_of(conn, subject_id, limit=HISTORY_LIMIT)
-        notices = [_plain(n) for n in rows.notices_of(conn, subject_id, limit=HISTORY_LIMIT)]
+        notices = [plain(n) for n in rows.notices_of(conn, subject_id, limit=HISTORY_LIMIT)]
         entries = rows.ledger_entries_about(
             conn, [r["id"] for r in records], [r["id"] for r in listings]
         )
@@ -161,18 +149,18 @@ def subject_file(
             "ref": subject["ref"],
             "kind": subject["kind"],
             "region_code": subject["region_code"],
-            "birth_date": _iso(subject["birth_date"]),
-            "known_since": _iso(subject["created_at"]),
+            "birth_date": iso(subject["birth_date"]),
+            "known_since": iso(subject["created_at"]),
         },
         as_of=as_of,
         records=[
-            {**_plain(r), "ledger_entries": leaves.get(("records", r["id"]), [])} for r in records
+            {**plain(r), "ledger_entries": leaves.get(("records", r["id"]), [])} for r in records
         ],
         explanation=found.to_json(),
-        rating_history=[_plain(h) for h in history],
+        rating_history=[plain(h) for h in history],
         listings=[
             {
-                **_plain(item),
+                **plain(item),
                 "state": listing_state(item, as_of),
                 "ledger_entries": leaves.get(("listings", item["id"]), []),
             }
@@ -187,7 +175,7 @@ def subject_file(
                 "as_of": c.as_of.isoformat(),
                 "applies": c.applies,
                 "listing": c.listing_ref,
-                "until": _iso(c.until),
+                "until": iso(c.until),
             }
             for c in checks
         ],
