@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import hypothesis
@@ -23,10 +23,13 @@ from candor.cli import app
 from candor.domain import merkle
 from candor.domain.ledger import (
     LISTING_STARTED,
+    OBJECT_COLUMNS,
     RECORD_ACCEPTED,
     RECORD_CORRECTION,
     RULEBOOK_ACTIVATED,
+    Entry,
     canonical,
+    form_digest,
     read_entry,
 )
 from candor.domain.registry import Registry
@@ -38,6 +41,7 @@ from candor.services.rulebooks import SAMPLE_RULEBOOKS, activate
 from candor.services.secret import load_secret
 from candor.services.sources import add_source
 from candor.settings import Settings
+from candor.store import ledger as ledger_rows
 from candor.store.database import Store
 from candor.store.tables import ledger_entries, ledger_heads, ledger_tiles, listings, records
 from tests.helpers import bearer, record_object, resident_id
@@ -506,3 +510,64 @@ def test_stored_json_written_another_way_is_the_same_form_and_a_changed_value_is
     assert ledger.verify(world, secret).problems == [
         f"{_named(world, 'records', 1)}: the stored record no longer matches it"
     ]
+
+
+def test_a_stored_value_that_cannot_be_read_names_its_entry_instead_of_stopping(
+    world: Store, settings: Settings
+) -> None:
+    """JSON that does not parse and an instant that is not one: what a hand edit can leave in
+    SQLite's untyped columns (PostgreSQL's types refuse both)."""
+    if world.dialect != "sqlite":
+        pytest.skip("PostgreSQL's jsonb and timestamptz columns cannot hold such values")
+    secret = load_secret(settings)
+    with world.write() as conn:
+        conn.execute(sa.text("""UPDATE records SET attributes = '{"ground": 2' WHERE id = 2"""))
+        conn.execute(sa.text("UPDATE rulebooks SET activated_at = 'yesterday' WHERE id = 1"))
+
+    found = ledger.verify(world, secret)
+
+    assert sorted(found.problems) == sorted(
+        [
+            f"{_named(world, 'records', 2)}: the stored record no longer matches it",
+            f"{_named(world, 'rulebooks', 1)}: the stored rulebook no longer matches it",
+        ]
+    )
+    assert found.objects["records"] == _count(world, records)
+
+
+def _as_before_0010(conn: sa.Connection, record_id: int) -> None:
+    """Make a record what candor wrote before revision 0010 (its name in the clear, no sealed
+    data), with a newest entry holding the digest of its form then: without sealed, erased_on."""
+    conn.execute(
+        sa.update(records).where(records.c.id == record_id).values(sealed=None, name="张三")
+    )
+    (form,) = ledger_rows.stored_forms(conn, "records", records.c.id == record_id)
+    then = [v for c, v in form.items() if c not in ("sealed", "erased_on")]
+    assert len(then) == len(OBJECT_COLUMNS["records"]) - 2
+    entry = Entry(
+        RECORD_ACCEPTED,
+        "records",
+        record_id,
+        form["subject_id"],
+        form_digest(then),
+        datetime.now(UTC),
+    )
+    ledger_rows.append(conn, [entry], datetime.now(UTC))
+
+
+def test_records_written_before_their_form_grew_still_verify_and_changes_are_found(
+    world: Store, settings: Settings
+) -> None:
+    secret = load_secret(settings)
+    with world.write() as conn:
+        _as_before_0010(conn, 3)
+        _as_before_0010(conn, 4)
+    assert ledger.verify(world, secret).ok
+
+    with world.write() as conn:  # a column the old form leaves out, set behind the ledger's back
+        conn.execute(sa.update(records).where(records.c.id == 3).values(erased_on=TODAY))
+        conn.execute(sa.update(records).where(records.c.id == 4).values(name="李四"))
+
+    assert sorted(ledger.verify(world, secret).problems) == sorted(
+        f"{_named(world, 'records', n)}: the stored record no longer matches it" for n in (3, 4)
+    )

@@ -130,6 +130,32 @@ OBJECT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Columns added to a table's form after entries about its objects were first written, newest
+# last, each with the revision that added it. An entry written before holds the digest of the
+# form without them, and it still stands for an object whose added columns are all null (as
+# they were when it was written): every other column is checked against it, and a value put in
+# an added column later no longer matches it.
+ADDED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "records": (("sealed", "erased_on"),),  # revision 0010: personal data under data keys
+}
+
+
+def earlier_forms(table: str, form: list[Any]) -> list[list[Any]]:
+    """The forms an earlier version of candor hashed the object whose stored form (values in
+    ``OBJECT_COLUMNS`` order) is ``form`` as, newest first: none while any column added since is
+    not null."""
+    columns = OBJECT_COLUMNS[table]
+    earlier: list[list[Any]] = []
+    left_out: set[str] = set()
+    for added in reversed(ADDED_COLUMNS.get(table, ())):
+        left_out.update(added)
+        positions = [columns.index(name) for name in added]
+        if any(form[n] is not None for n in positions):
+            break
+        earlier.append([v for c, v in zip(columns, form, strict=True) if c not in left_out])
+    return earlier
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()

@@ -37,7 +37,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Connection, make_url
 
 from candor.domain import merkle
-from candor.domain.ledger import OBJECT_COLUMNS, TreeHead, form_digest, head_body, read_entry
+from candor.domain.ledger import (
+    OBJECT_COLUMNS,
+    TreeHead,
+    earlier_forms,
+    form_digest,
+    head_body,
+    read_entry,
+)
 from candor.domain.pseudonyms import derive_key
 from candor.errors import InvalidInput, NotFound
 from candor.services.secret import DeploymentSecret
@@ -571,7 +578,9 @@ def _unmatched(table: str, texts: list[bytes], claimed: list[object]) -> list[in
     A text whose SHA-256 is the claimed digest is the canonical form the digest was made of, so
     the object is as recorded: for most objects that one hash, of bytes SQLite wrote, is the
     whole check. The others are parsed and hashed as ``object_digest`` hashes them (a text can
-    be a faithful rendering that is not canonical: JSON keys out of order, an instant as stored).
+    be a faithful rendering that is not canonical: JSON keys out of order, an instant as stored),
+    and an object still as an earlier version of candor wrote it is checked against the digest
+    of its form then (``domain.ledger.earlier_forms``).
     """
     sha256 = hashlib.sha256
     quick = [sha256(text).hexdigest() for text in texts]
@@ -581,7 +590,15 @@ def _unmatched(table: str, texts: list[bytes], claimed: list[object]) -> list[in
         n for n, (digest, claim) in enumerate(zip(quick, claimed, strict=True)) if digest != claim
     ]
     forms = stored.forms_of(table, [texts[n] for n in suspects])
-    return [n for n, form in zip(suspects, forms, strict=True) if form_digest(form) != claimed[n]]
+    return [
+        n
+        for n, form in zip(suspects, forms, strict=True)
+        if form is None
+        or (
+            form_digest(form) != claimed[n]
+            and all(form_digest(e) != claimed[n] for e in earlier_forms(table, form))
+        )
+    ]
 
 
 def _claimed_digests(datas: list[bytes]) -> list[object]:

@@ -388,9 +388,7 @@ def form_pages(
         for n, fix in fixes:
             kinds = set(map(type, map(operator.itemgetter(n), rows)))
             if not kinds <= _STORED_AS[fix]:
-                needed.append(
-                    (n, orjson.loads if fix is _as_json and kinds <= {str, bytes} else fix)
-                )
+                needed.append((n, _read_or_mark(fix)))
         if needed:  # a row at a time: cheaper than turning the page into columns and back
             forms = []
             for row in rows:
@@ -425,7 +423,7 @@ def rendered_forms(
     render = _sqlite_rendering(table) if conn.dialect.name == "sqlite" else None
     if render is None:
         for forms in form_pages(conn, table, after=after, through=through, chunk=chunk):
-            yield [int(form[0]) for form in forms], list(map(canonical, forms))
+            yield [int(form[0]) for form in forms], list(map(_rendered, forms))
         return
     t = metadata.tables[table]
     while True:
@@ -439,7 +437,7 @@ def rendered_forms(
             rows: list[Any] = _select_rows(conn, query)
         except conn.dialect.loaded_dbapi.Error:  # a row SQLite cannot render: the page as above
             forms = next(form_pages(conn, table, after=after, through=through, chunk=chunk), [])
-            rows = [(form[0], canonical(form)) for form in forms]
+            rows = [(form[0], _rendered(form)) for form in forms]
         if not rows:
             return
         ids, texts = (list(column) for column in zip(*rows, strict=True))
@@ -471,21 +469,56 @@ def _sqlite_rendering(table: str) -> ColumnElement[Any] | None:
     return cast(func.json_array(*values), LargeBinary)
 
 
-def forms_of(table: str, texts: Sequence[bytes]) -> list[list[Any]]:
+def forms_of(table: str, texts: Sequence[bytes]) -> list[list[Any] | None]:
     """The stored forms that :func:`rendered_forms`' texts hold, normalised as
     :func:`stored_forms` normalises them: the instants SQLite renders as stored are put in their
-    canonical form here (JSON values, dates and hex are in theirs already)."""
+    canonical form here (JSON values, dates and hex are in theirs already). None for a form
+    with a value that cannot be read (``UNREADABLE``, or an instant that is not one)."""
     columns = metadata.tables[table].c
     instants = [
         n
         for n, name in enumerate(OBJECT_COLUMNS[table])
         if _normaliser(columns[name]) is _as_instant
     ]
-    forms: list[list[Any]] = list(map(orjson.loads, texts))
-    for form in forms:
-        for n in instants:
-            form[n] = _as_instant(form[n])
+    forms: list[list[Any] | None] = []
+    for rendered in texts:
+        try:
+            form = orjson.loads(rendered)
+            for n in instants:
+                form[n] = _as_instant(form[n])
+        except (ValueError, TypeError):
+            form = None
+        forms.append(form)
     return forms
+
+
+# The text of a stored form with a value that cannot be read — JSON that does not parse, an
+# instant that is not one (what a hand-edited database may hold). Not JSON, and no digest is its
+# SHA-256, so verify names its object's entry as no longer matching rather than stopping.
+UNREADABLE = b""
+
+
+class _Unreadable:
+    """Stands in a form for a value that cannot be read."""
+
+
+_UNREADABLE_VALUE = _Unreadable()
+
+
+def _read_or_mark(fix: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        try:
+            return fix(value)
+        except (ValueError, TypeError):  # orjson's JSONDecodeError is a ValueError
+            return _UNREADABLE_VALUE
+
+    return read
+
+
+def _rendered(form: list[Any]) -> bytes:
+    if any(value is _UNREADABLE_VALUE for value in form):
+        return UNREADABLE
+    return canonical(form)
 
 
 def latest_entries(
