@@ -279,7 +279,7 @@ def _append(ctx: Context, work: Path, entries: int = APPEND_ENTRIES) -> list[Res
 # --- the 10M-leaf log ----------------------------------------------------------------------------
 
 # Bump when what the log holds changes: cached logs of another version are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST = "manifest.json"
 
 

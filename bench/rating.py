@@ -147,7 +147,7 @@ def _pick(rng: np.random.Generator, weights: dict[str, float], n: int) -> np.nda
 
 
 def _attributes(rng: np.random.Generator, types: np.ndarray) -> pl.Series:
-    """JSON text of each record's attributes, as SQLAlchemy's JSON type writes it."""
+    """JSON text of each record's attributes as ingestion writes it: compact, keys sorted."""
     n = len(types)
     frame = pl.DataFrame(
         {
@@ -174,28 +174,28 @@ def _attributes(rng: np.random.Generator, types: np.ndarray) -> pl.Series:
 
     text = (
         pl.when(is_("finance.card_overdue_cycle"))
-        .then(json('{"months": ', pl.col("months"), ', "amount": ', pl.col("amount"), "}"))
+        .then(json('{"amount":', pl.col("amount"), ',"months":', pl.col("months"), "}"))
         .when(is_("commerce.fraud_finding"))
-        .then(json('{"kind": "', pl.col("kind"), '", "severity": ', pl.col("severity"), "}"))
+        .then(json('{"kind":"', pl.col("kind"), '","severity":', pl.col("severity"), "}"))
         .when(is_("traffic.violation"))
-        .then(json('{"code": "', pl.col("code"), '"}'))
+        .then(json('{"code":"', pl.col("code"), '"}'))
         .when(is_("court.enforcement_order") | is_("contract.breach_found"))
-        .then(json('{"case_no": ', case, ', "amount": ', pl.col("amount"), "}"))
+        .then(json('{"amount":', pl.col("amount"), ',"case_no":', case, "}"))
         .when(is_("court.dishonest_debtor_finding"))
-        .then(json('{"case_no": ', case, ', "ground": ', pl.col("ground"), "}"))
+        .then(json('{"case_no":', case, ',"ground":', pl.col("ground"), "}"))
         .when(
             is_("finance.loan_default")
             | is_("finance.guarantor_breach")
             | is_("utility.late_fees")
             | is_("utility.unpaid_fees_ruling")
         )
-        .then(json('{"amount": ', pl.col("amount"), "}"))
+        .then(json('{"amount":', pl.col("amount"), "}"))
         .when(is_("market.admin_penalty"))
-        .then(json('{"severity": "ordinary", "area": "general", "amount": ', pl.col("amount"), "}"))
+        .then(json('{"amount":', pl.col("amount"), ',"area":"general","severity":"ordinary"}'))
         .when(is_("market.abnormal_operations"))
-        .then(pl.lit('{"reason": "not reachable at its registered address"}'))
+        .then(pl.lit('{"reason":"not reachable at its registered address"}'))
         .when(is_("civic.volunteer_service"))
-        .then(json('{"hours": ', pl.col("severity"), "}"))
+        .then(json('{"hours":', pl.col("severity"), "}"))
         .otherwise(pl.lit("{}"))
     )
     return frame.select(text.alias("attributes")).to_series()
@@ -424,7 +424,7 @@ def _write_records(
 
 
 # Bump when the generator changes what it writes: cached stores of another version are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST = "manifest.json"
 
 

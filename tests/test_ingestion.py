@@ -510,3 +510,20 @@ def test_a_json_lines_row_with_an_identifier_as_its_id_never_repeats_it(
     for text in (written, kept, run, caplog.text):
         assert PERSON_B not in text
         assert PERSON_A not in text
+
+
+def test_attributes_are_stored_with_their_keys_in_order_whatever_the_files_order(
+    store: Store, settings: Settings, registry: Registry, court: str, tmp_path: Path
+) -> None:
+    """Stored in the ledger's canonical order, so that verify can hash SQLite's rendering of a
+    record as it is (jsonb on PostgreSQL keeps an order of its own)."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL's jsonb stores keys in an order of its own")
+    row = record("r1", PERSON_A)
+    assert list(row).index("attr.case_no") < list(row).index("attr.amount")  # file: unsorted
+    ingest(store, settings, registry, write_csv(tmp_path / "a.csv", [row]))
+
+    with store.read() as conn:
+        stored = conn.execute(sa.text("SELECT attributes FROM records")).scalar_one()
+
+    assert stored == '{"amount":12000.5,"case_no":"(2025)京0105执r1号"}'

@@ -444,7 +444,7 @@ def _attributes(
             continue  # the record_type check already rejected these rows
         rows = frame.filter(pl.col("record_type") == type_name)
         checks: dict[str, pl.Expr] = {}
-        values: list[pl.Expr] = []
+        named: dict[str, pl.Expr] = {}
         for column in attribute_columns:
             name = column[len(ATTRIBUTE_PREFIX) :]
             col = pl.col(column)
@@ -458,7 +458,11 @@ def _attributes(
             if attr.required:
                 branches.insert(0, (col.is_null(), f"is required for record type {type_name}"))
             checks[column] = _first(*branches)
-            values.append(value.alias(name))
+            named[name] = value.alias(name)
+        # Keys in sorted order, whatever the file's column order: the stored object is then in
+        # the ledger's canonical order, which lets `ledger verify` check most records with one
+        # hash of the row as SQLite renders it, without parsing it (services.ledger._unmatched).
+        values = [named[name] for name in sorted(named)]
         reasons = rows.select(
             pl.col(ROW_COLUMN),
             pl.col("source_record_id").alias("_srid"),
