@@ -436,11 +436,13 @@ class Ingestion:
         runs.add_rejects(conn, batch_id, rejects)
         if inserted:
             written = and_(records.c.id > before, records.c.batch_id == batch_id)
+            # Read back once, as stored: the notices and the ledger's digests are made of it.
+            accepted = ledger_rows.stored_forms(conn, "records", written)
             # Each subject is told what was accepted about it, in the batch's transaction: the
             # notice exists exactly when the records do.
-            subject_notices.records_accepted(conn, written, now)
+            subject_notices.records_accepted(conn, accepted, now)
             # Last: the ledger's lock is held from here to the commit.
-            ledger_rows.append_objects(conn, "records", written, _record_entry_kind, now)
+            ledger_rows.append_forms(conn, "records", accepted, _record_entry_kind, now)
         return rejects, counts, resolved
 
     def _check_references(

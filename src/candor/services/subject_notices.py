@@ -30,11 +30,9 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    String,
     and_,
     bindparam,
     case,
-    cast,
     func,
     or_,
     select,
@@ -46,6 +44,7 @@ from candor.domain.listings import Phase
 from candor.domain.rulebook import ActiveRulebook, ListSpec
 from candor.store import ledger as ledger_rows
 from candor.store.notices import NewNotice, insert_notices
+from candor.store.sql import ids_among
 from candor.store.tables import ledger_entries, listings, records, sources, subjects
 
 CHUNK = 10_000  # bound parameters per statement
@@ -430,35 +429,51 @@ def grade_falls(
 RECORDS_LISTED = 20  # lines per notice; a larger batch about one subject says how many more
 
 
-def records_accepted(conn: Connection, condition: Any, now: datetime) -> int:
-    """Tell each subject about the records matching ``condition`` (one ingested batch): one
-    notice per subject. Returns the number of notices written.
+def records_accepted(conn: Connection, accepted: Sequence[Mapping[str, Any]], now: datetime) -> int:
+    """Tell each subject about the records ``accepted`` (one ingested batch, in their stored
+    form as ``store.ledger.stored_forms`` reads them, which the ledger's entries are made of
+    too): one notice per subject. Returns the number of notices written.
 
-    Ingestion calls this for every batch, so rows are read as plain tuples (dates as their ISO
-    text) and each notice is built with as little per-record work as the text allows."""
-    rows = conn.execute(
-        select(
-            records.c.subject_id,
-            subjects.c.ref,
-            sources.c.name,
-            records.c.record_type,
-            records.c.source_record_id,
-            cast(records.c.decided_on, String),
-            records.c.legal_basis,
-            records.c.status,
-            records.c.refers_to,
-        )
-        .join(sources, sources.c.id == records.c.source_id)
-        .join(subjects, subjects.c.id == records.c.subject_id)
-        .where(condition)
-        .order_by(records.c.subject_id, records.c.id)
-    ).all()
+    Ingestion calls this for every batch, so each notice is built with as little per-record
+    work as the text allows."""
+    if not accepted:
+        return 0
+    subject_ids = sorted({r["subject_id"] for r in accepted})
+    refs = dict(
+        conn.execute(
+            select(subjects.c.id, subjects.c.ref).where(ids_among(conn, subjects.c.id, subject_ids))
+        ).all()
+    )
+    names = dict(
+        conn.execute(
+            select(sources.c.id, sources.c.name).where(
+                sources.c.id.in_({r["source_id"] for r in accepted})
+            )
+        ).all()
+    )
+    rows = sorted(
+        (
+            (
+                r["subject_id"],
+                refs[r["subject_id"]],
+                names[r["source_id"]],
+                r["record_type"],
+                r["source_record_id"],
+                r["decided_on"],
+                r["legal_basis"],
+                r["status"],
+                r["refers_to"],
+            )
+            for r in accepted
+        ),
+        key=itemgetter(0),  # stable: each subject's records stay in id order
+    )
     notices = []
     for subject_id, group in groupby(rows, key=itemgetter(0)):
-        accepted = list(group)
-        _, ref, source = accepted[0][:3]
-        shown = accepted[:RECORDS_LISTED]
-        n, more = len(accepted), len(accepted) - len(shown)
+        theirs = list(group)
+        _, ref, source = theirs[0][:3]
+        shown = theirs[:RECORDS_LISTED]
+        n, more = len(theirs), len(theirs) - len(shown)
         lines = "\n".join(
             f"- {t} {srid} from {source}, decided {day} (legal basis: {basis}), status {status}"
             + (f", a later version of {refers}" if refers else "")

@@ -640,9 +640,21 @@ def append_objects(
 ) -> list[int]:
     """Append an entry for every row of ``table`` matching ``condition``, as stored now (read
     back inside the transaction, so the digest is of what the store holds), in id order."""
+    return append_forms(conn, table, stored_forms(conn, table, condition), kind, now)
+
+
+def append_forms(
+    conn: Connection,
+    table: str,
+    forms: Sequence[Mapping[str, Any]],
+    kind: Callable[[Mapping[str, Any]], str],
+    now: datetime,
+) -> list[int]:
+    """Append an entry for each of ``forms``, rows of ``table`` as :func:`stored_forms` read
+    them in this transaction (for a caller that needs them for more than the ledger)."""
     entries = [
         # The row's values are in OBJECT_COLUMNS order: its object_digest, without the look-ups.
         for_object(kind(row), table, row, now, digest=form_digest(list(row.values())))
-        for row in stored_forms(conn, table, condition)
+        for row in forms
     ]
     return append(conn, entries, now)
