@@ -34,7 +34,9 @@ from candor.store.tables import checks
 from tests.helpers import bearer, record_object, resident_id
 
 TODAY = date(2026, 11, 23)
-LISTED = resident_id(1)  # a final finding (ground 2) decided 2025-03-01: listed until 2027-03-01
+# A final finding (ground 2) decided 2025-03-01: listed from 2025-03-11, when the list's 10-day
+# warning has run, until 2027-03-11.
+LISTED = resident_id(1)
 CLEAN = resident_id(2)  # an enforcement order only: known, never listed
 UNKNOWN = resident_id(3)  # valid, but candor holds nothing about it
 BAD_CHECK = LISTED[:-1] + ("0" if LISTED[-1] != "0" else "1")  # fails the check character
@@ -114,7 +116,7 @@ def test_a_listed_person_is_refused_and_told_until_when(client: TestClient) -> N
     assert response.status_code == 200
     body = response.json()
     assert set(body) == ANSWER_KEYS  # the answer, and nothing else about the subject
-    assert (body["applies"], body["until"], body["as_of"]) == (True, "2027-03-01", "2026-12-01")
+    assert (body["applies"], body["until"], body["as_of"]) == (True, "2027-03-11", "2026-12-01")
     assert body["listing"] and body["how_to_object"]
 
 
@@ -122,7 +124,7 @@ def test_an_earlier_date_is_answered_as_of_that_date(client: TestClient) -> None
     now = _check(client, f"cn_resident_id:{LISTED}").json()
     then = _check(client, f"cn_resident_id:{LISTED}", as_of="2025-06-01").json()
     before = _check(client, f"cn_resident_id:{LISTED}", as_of="2025-02-28").json()
-    assert (then["applies"], then["until"]) == (True, "2027-03-01")
+    assert (then["applies"], then["until"]) == (True, "2027-03-11")
     assert then["listing"] == now["listing"]  # the same stored listing, by its reference
     assert before["applies"] is False
 
@@ -132,7 +134,7 @@ def test_the_measure_does_not_apply_to_others_or_after_the_term(client: TestClie
         body = _check(client, identifier).json()
         assert (body["applies"], body["listing"], body["until"]) == (False, None, None)
         assert body["how_to_object"] is None
-    after = _check(client, f"cn_resident_id:{LISTED}", as_of="2027-03-01").json()
+    after = _check(client, f"cn_resident_id:{LISTED}", as_of="2027-03-11").json()
     assert after["applies"] is False
 
 
@@ -151,7 +153,7 @@ def test_records_arriving_after_the_rating_are_rated_before_the_answer(
     )
     _ingest_unrated(deployment, settings, registry, [finding])
     body = _check(client, f"cn_resident_id:{late}").json()
-    assert (body["applies"], body["until"]) == (True, "2028-11-20")
+    assert (body["applies"], body["until"]) == (True, "2028-11-30")
 
 
 def test_a_measure_the_client_is_not_registered_for_is_a_403_naming_it(
@@ -232,7 +234,7 @@ def test_every_check_is_logged_with_client_and_purpose(
     assert (first["subject_id"], first["applies"], first["until"]) == (
         listed,
         True,
-        date(2027, 3, 1),
+        date(2027, 3, 11),
     )
     assert first["listing_id"] is not None and first["as_of"] == date(2026, 12, 1)
     assert abs(first["checked_at"] - datetime.now(UTC)).total_seconds() < 60
@@ -283,7 +285,7 @@ def test_bulk_answers_come_in_order_with_an_error_per_invalid_identifier(
     listed = {
         "applies": True,
         "listing": single["listing"],
-        "until": "2027-03-01",
+        "until": "2027-03-11",
         "disputed": False,
     }
     no = {"applies": False, "listing": None, "until": None, "disputed": False}
@@ -306,7 +308,7 @@ def test_bulk_answers_an_earlier_date_and_rerates_changed_subjects(
     _ingest_unrated(deployment, settings, registry, [finding])
     refs = [f"cn_resident_id:{LISTED}", f"cn_resident_id:{late}"]
     now = _bulk(client, refs).json()["answers"]
-    assert [a["until"] for a in now] == ["2027-03-01", "2028-11-21"]
+    assert [a["until"] for a in now] == ["2027-03-11", "2028-12-01"]
     then = _bulk(client, refs, as_of="2025-06-01").json()["answers"]
     assert [a["applies"] for a in then] == [True, False]
     assert then[0] == now[0]

@@ -49,13 +49,14 @@ REVIEWER = Principal(name="reviewer-zhao", role=Role.REVIEWER)
 
 
 def _warning_rulebook(tmp_path: Path) -> Path:
-    """The court's rulebook, with a list that warns 14 days ahead and reviews in 15."""
+    """The court's rulebook, with a list that warns 14 days ahead (the shipped one: 10) and
+    reviews in 15."""
     text = (SAMPLE_RULEBOOKS / "court-dishonest-debtors.yaml").read_text(encoding="utf-8")
     text = text.replace('version: "2017.1"', 'version: "2017.1-warned"')
+    shipped = "    advance_warning: {days: 10}\n    review_within: {days: 15}\n"
+    assert shipped in text
     text = text.replace(
-        "    publish: true\n",
-        f"    publish: true\n    advance_warning: {{days: {WARNING}}}\n"
-        "    review_within: {days: 15}\n",
+        shipped, f"    advance_warning: {{days: {WARNING}}}\n    review_within: {{days: 15}}\n"
     )
     text += "review_within:\n  court.enforcement_order: {days: 10}\n"
     path = tmp_path / "court-warned.yaml"

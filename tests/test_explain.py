@@ -4,7 +4,7 @@ HTTP API — the same service layer under both, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +140,8 @@ def test_explain_says_why_a_person_without_consent_has_no_score(rated: Candor) -
     [listing] = court["listings"]
     assert listing["in_force"] is True
     assert (listing["starts_on"], listing["until"], listing["term"]) == (
-        "2025-03-01",
-        "2027-03-01",
+        "2025-03-11",  # decided 2025-03-01; the list warns 10 days ahead
+        "2027-03-11",
         "2 years",
     )
     assert listing["record"]["record_type"] == "court.dishonest_debtor_finding"
@@ -162,16 +162,17 @@ def test_rate_then_check_from_the_command_line(rated: Candor) -> None:
     summary = rated.json("rate")
     assert (summary["subjects"], summary["stored"]) == (2, True)
     assert set(summary["listings"]) == {"dishonest_debtors"}
-    # The finding was decided 2025-03-01 with a 2-year term: in force until 2027-03-01.
+    # The finding was decided 2025-03-01; after the list's 10-day warning its 2-year term runs
+    # from 2025-03-11 to 2027-03-11.
     past = rated.json("rate", "--as-of", "2026-06-01")
     assert (past["grades"], past["stored"]) == ({"B": 1}, False)
     assert past["listings"] == {"dishonest_debtors": 1}
-    assert rated.json("rate", "--as-of", "2027-03-01")["listings"] == {"dishonest_debtors": 0}
+    assert rated.json("rate", "--as-of", "2027-03-11")["listings"] == {"dishonest_debtors": 0}
 
     answer = rated.json(
         "check", f"cn_resident_id:{OTHER}", "no_air_travel", "--as-of", "2025-06-01"
     )
-    assert (answer["applies"], answer["until"]) == (True, "2027-03-01")
+    assert (answer["applies"], answer["until"]) == (True, "2027-03-11")
     assert set(answer) == {
         "measure",
         "as_of",
@@ -181,7 +182,7 @@ def test_rate_then_check_from_the_command_line(rated: Candor) -> None:
         "how_to_object",
         "disputed",
     }
-    after = rated.json("check", f"cn_resident_id:{OTHER}", "no_air_travel", "--as-of", "2027-03-01")
+    after = rated.json("check", f"cn_resident_id:{OTHER}", "no_air_travel", "--as-of", "2027-03-11")
     assert after["applies"] is False
     unknown = rated.json("check", f"cn_resident_id:{OTHER}", "no_spaceflight", code=1)
     assert unknown["error"]["status"] == 404
@@ -224,7 +225,8 @@ def _subject(client: TestClient, identifier: str) -> str:
 
 
 def test_api_ingestion_rerates_the_subject_in_the_store(client: TestClient) -> None:
-    recent = (TODAY.replace(day=1)).isoformat()
+    decided = TODAY - timedelta(days=20)
+    recent = decided.isoformat()
     _submit(
         client,
         [_row("f9", OTHER, "court.dishonest_debtor_finding", recent, case_no=CASE, ground=2)],
@@ -235,7 +237,8 @@ def test_api_ingestion_rerates_the_subject_in_the_store(client: TestClient) -> N
     page = client.get("/v1/lists/dishonest_debtors/entries").json()
     [entry] = page["entries"]
     assert entry["subject"] == _subject(client, OTHER)
-    assert entry["starts_on"] == recent and entry["listing"]
+    # In force since the list's 10-day warning ran.
+    assert entry["starts_on"] == (decided + timedelta(days=10)).isoformat() and entry["listing"]
     assert page["next_after"] is None
 
 
@@ -272,7 +275,7 @@ def test_api_rating_and_explanation_by_subject_reference(client: TestClient) -> 
         f"/v1/subjects/{other}/rating", params={"as_of": "2025-06-01", "purpose": "test"}
     ).json()
     assert [(x["list"], x["until"]) for x in listed["listings"]] == [
-        ("dishonest_debtors", "2027-03-01")
+        ("dishonest_debtors", "2027-03-11")
     ]
 
 

@@ -445,7 +445,7 @@ def test_a_batch_run_adds_ends_and_withdraws_listings(
     assert rate_on(date(2025, 6, 1))["listings_added"] == 1  # d1 found; not yet performed
     (listing,) = listed()
     assert (listing["starts_on"], listing["removed_on"], listing["withdrawn_on"]) == (
-        date(2025, 3, 1),
+        date(2025, 3, 11),  # decided 2025-03-01, after the list's 10-day warning
         None,
         None,
     )

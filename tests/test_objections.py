@@ -102,7 +102,9 @@ def test_a_subject_walks_from_listing_to_an_upheld_objection_and_can_prove_it(
         attachments=[objections.Attachment("receipt.pdf", "application/pdf", b"%PDF-1.7 ...")],
         today=TODAY,
     )
-    assert (filed["state"], filed["due_on"]) == ("filed", (TODAY + timedelta(days=30)).isoformat())
+    # Due by the list's review_within: the court reviews within 15 days (Fa Shi [2017] No. 7,
+    # Art. 11), not the deployment's default.
+    assert (filed["state"], filed["due_on"]) == ("filed", (TODAY + timedelta(days=15)).isoformat())
     during = _check(store, settings, registry)
     assert (during["applies"], during["disputed"]) == (True, True)
     bulk = check_many(

@@ -83,10 +83,14 @@ def test_a_final_finding_restricts_flights_for_two_years(deployment: Any) -> Non
             )
         ],
     )
+    # The list warns 10 days ahead (Fa Shi [2017] No. 7, Art. 5); the 2-year term runs from then.
     during = _check(deployment, "no_air_travel", date(2025, 6, 1))
-    assert (during["applies"], during["until"]) == (True, "2027-03-01")
+    assert (during["applies"], during["until"]) == (True, "2027-03-11")
     assert during["listing"] and during["how_to_object"]
-    assert _check(deployment, "no_air_travel", date(2027, 3, 1))["applies"] is False
+    assert _check(deployment, "no_air_travel", date(2027, 3, 10))["applies"] is True
+    assert _check(deployment, "no_air_travel", date(2027, 3, 11))["applies"] is False
+    assert _check(deployment, "no_air_travel", date(2025, 3, 10))["applies"] is False  # warned
+    assert _check(deployment, "no_air_travel", date(2025, 3, 11))["applies"] is True
     assert _check(deployment, "no_air_travel", date(2025, 2, 28))["applies"] is False
     assert _check(deployment, "no_air_travel", date(2025, 6, 1), who=OTHER)["applies"] is False
 
@@ -105,7 +109,7 @@ def test_an_aggravated_finding_is_listed_longer(deployment: Any) -> None:
             )
         ],
     )
-    assert _check(deployment, "no_air_travel", date(2025, 6, 1))["until"] == "2028-03-01"
+    assert _check(deployment, "no_air_travel", date(2025, 6, 1))["until"] == "2028-03-11"
     _ingest(
         deployment,
         "court",
@@ -119,7 +123,7 @@ def test_an_aggravated_finding_is_listed_longer(deployment: Any) -> None:
             )
         ],
     )
-    assert _check(deployment, "no_air_travel", date(2025, 6, 1), who=OTHER)["until"] == "2030-03-01"
+    assert _check(deployment, "no_air_travel", date(2025, 6, 1), who=OTHER)["until"] == "2030-03-11"
 
 
 def test_performing_the_obligation_ends_the_listing_from_its_date(deployment: Any) -> None:
@@ -142,7 +146,7 @@ def test_performing_the_obligation_ends_the_listing_from_its_date(deployment: An
     )
     # As of the day before, the obligation was not yet performed: the term still ran.
     before = _check(deployment, "no_air_travel", date(2025, 9, 9))
-    assert (before["applies"], before["until"]) == (True, "2027-03-01")
+    assert (before["applies"], before["until"]) == (True, "2027-03-11")
     assert _check(deployment, "no_air_travel", date(2025, 9, 10))["applies"] is False
 
 
