@@ -41,9 +41,12 @@ types: $(STAMP)
 check-layers: $(STAMP)
 	$(BIN)/lint-imports
 
-# pytest exits 5 when it collected nothing; make treats any non-zero exit as failure.
+# pytest exits 5 when it collected nothing; make treats any non-zero exit as failure. One worker
+# per core (pytest-xdist): every test has its own SQLite file or PostgreSQL schema.
+# PYTEST_WORKERS=0 runs the suite in this one process.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 ## bench: the benchmark suite; prints a table, writes bench/results.json and the README table.
 bench: $(STAMP)
