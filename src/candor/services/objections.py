@@ -29,7 +29,7 @@ from candor.domain.ledger import RECORD_CORRECTION
 from candor.domain.objections import ABOUT, Decision, State
 from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook, Period
-from candor.errors import Forbidden, InvalidInput, NotFound
+from candor.errors import Conflict, Forbidden, InvalidInput, NotFound
 from candor.services.data_keys import DataKeys, reseal
 from candor.services.explain import subject_ref
 from candor.services.notices import create_notice
@@ -219,7 +219,7 @@ def take(store: Store, principal: Principal, ref: str) -> dict[str, Any]:
         rules.may_take(State(row["state"]))
         values = {"state": State.IN_REVIEW.value, "reviewer": principal.name}
         if not stored.change(conn, row["id"], row["state"], values):
-            raise InvalidInput("the objection moved meanwhile; read it again")
+            raise Conflict("the objection moved meanwhile; read it again")
         _ledger(conn, row["id"], State.IN_REVIEW.value, now)
         return plain(_get(conn, ref))
 
@@ -255,7 +255,7 @@ def appeal(
             "appeal_due_on": today + timedelta(days=settings.objection_review_days),
         }
         if not stored.change(conn, row["id"], row["state"], values):
-            raise InvalidInput("the objection moved meanwhile; read it again")
+            raise Conflict("the objection moved meanwhile; read it again")
         row = _get(conn, ref)
         _notify_subject(
             conn,
@@ -346,7 +346,7 @@ def _decide(
             )
             corrected = values["correction_record_id"] is not None
         if not stored.change(conn, row["id"], row["state"], values):
-            raise InvalidInput("the objection moved meanwhile; read it again")
+            raise Conflict("the objection moved meanwhile; read it again")
         row = _get(conn, ref)
         said = outcome.value.replace("_", " ")
         if on_appeal:
