@@ -175,7 +175,7 @@ WALK: dict[tuple[str, str], Call] = {
     ("GET", "/v1/rulebooks"): lambda w: {},
     ("GET", "/v1/rulebooks/schema"): lambda w: {},
     ("GET", "/v1/rulebooks/{name}/{version}"): lambda w: {
-        "path": {"name": "court-dishonest-debtors", "version": "2017.1"}
+        "path": {"name": "court-dishonest-debtors", "version": "2017.2"}
     },
     ("POST", "/v1/subjects/{subject}/objections"): lambda w: {
         "path": {"subject": w.listed_ref},
@@ -413,7 +413,7 @@ def test_an_unpublished_list_is_for_staff_only(
     court = (SAMPLE_RULEBOOKS / "court-dishonest-debtors.yaml").read_text(encoding="utf-8")
     unpublished = tmp_path / "court.yaml"
     unpublished.write_text(
-        court.replace('version: "2017.1"', 'version: "2026.9"').replace(
+        court.replace('version: "2017.2"', 'version: "2026.9"').replace(
             "publish: true", "publish: false"
         ),
         encoding="utf-8",

@@ -52,7 +52,7 @@ def _warning_rulebook(tmp_path: Path) -> Path:
     """The court's rulebook, with a list that warns 14 days ahead (the shipped one: 10) and
     reviews in 15."""
     text = (SAMPLE_RULEBOOKS / "court-dishonest-debtors.yaml").read_text(encoding="utf-8")
-    text = text.replace('version: "2017.1"', 'version: "2017.1-warned"')
+    text = text.replace('version: "2017.2"', 'version: "2017.2-warned"')
     shipped = "    advance_warning: {days: 10}\n    review_within: {days: 15}\n"
     assert shipped in text
     text = text.replace(

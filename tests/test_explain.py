@@ -67,7 +67,7 @@ def test_activation_is_idempotent_and_a_changed_version_is_refused(
     first = candor.json("rulebook", "activate", COURT, "--effective", "2017-05-01")
     assert (first["rulebook"], first["version"], first["created"]) == (
         "court-dishonest-debtors",
-        "2017.1",
+        "2017.2",
         True,
     )
     again = candor.json("rulebook", "activate", COURT, "--effective", "2017-05-01")
@@ -249,7 +249,7 @@ def test_api_rating_and_explanation_by_subject_reference(client: TestClient) -> 
     assert rating["ratings"] == [
         {
             "rulebook": "rongcheng-personal",
-            "version": "2026.1",
+            "version": "2026.2",
             "consented": True,
             "score": 910,
             "grade": "B",
@@ -293,10 +293,10 @@ def test_api_subject_errors_never_echo_the_identifier(client: TestClient) -> Non
 def test_api_lists_rulebook_versions_and_their_text(client: TestClient) -> None:
     versions = client.get("/v1/rulebooks").json()["rulebooks"]
     assert {(v["rulebook"], v["version"], v["in_force"]) for v in versions} == {
-        ("court-dishonest-debtors", "2017.1", True),
-        ("rongcheng-personal", "2026.1", True),
+        ("court-dishonest-debtors", "2017.2", True),
+        ("rongcheng-personal", "2026.2", True),
     }
-    one = client.get("/v1/rulebooks/rongcheng-personal/2026.1").json()
+    one = client.get("/v1/rulebooks/rongcheng-personal/2026.2").json()
     assert one["content"] == Path(RONGCHENG).read_text(encoding="utf-8")
     assert one["parsed"]["score"]["base"] == 1000
     assert client.get("/v1/rulebooks/rongcheng-personal/1999.1").status_code == 404

@@ -81,10 +81,14 @@ measures:
   no_flights:
     title: No flights
     domain: transport
+    legal_basis: test
+    cross_domain_basis: test
     imposed_by: [repairable]
   no_star_hotel:
     title: No star hotels
     domain: consumption
+    legal_basis: test
+    cross_domain_basis: test
     imposed_by: [strict]
 """
 

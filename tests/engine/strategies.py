@@ -18,6 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from candor.domain.records import RecordStatus
 from candor.domain.registry import AttributeSpec, AttributeType, Registry, parse_registry
 from candor.domain.rulebook import (
     ActiveRulebook,
@@ -262,6 +263,21 @@ def rules(draw: st.DrawFn, rule_id: str, types: tuple[str, ...] = RULE_TYPES) ->
         window=draw(_maybe(periods())),
         # Records are up to about 3,800 days old: more than a thousand half-lives of 1 to 3 days.
         half_life=draw(_maybe(st.builds(Period, days=st.integers(1, 1000)))),
+        statuses=draw(_statuses()),
+    )
+
+
+def _statuses() -> st.SearchStrategy[tuple[RecordStatus, ...]]:
+    """Mostly final decisions only (every rulebook that says nothing); sometimes records under
+    review too, so that ``facts`` holds both and every step tests the statuses it counts."""
+    return st.sampled_from(
+        [
+            (RecordStatus.FINAL,),
+            (RecordStatus.FINAL,),
+            (RecordStatus.FINAL,),
+            (RecordStatus.FINAL, RecordStatus.UNDER_REVIEW),
+            (RecordStatus.UNDER_REVIEW,),
+        ]
     )
 
 
@@ -283,6 +299,7 @@ def lists(draw: st.DrawFn, types: tuple[str, ...] = RULE_TYPES) -> ListSpec:
             record_type=(t := draw(st.sampled_from(entry_types))),
             condition=draw(_condition(t)),
             term=draw(_maybe(periods(days=False))),
+            statuses=draw(_statuses()),
         )
         for _ in range(draw(st.integers(1, 2)))
     )

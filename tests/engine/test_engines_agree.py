@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from candor.domain.records import RecordStatus
 from candor.domain.rulebook import (
     ActiveRulebook,
     Band,
@@ -704,3 +705,58 @@ def test_conditions_of_one_type_each_side_are_accepted() -> None:
         for i, c in enumerate(conditions)
     ]
     assert check_rulebook(_scored(*rules)[0].rulebook, SHIPPED) == []
+
+
+def test_a_rule_that_counts_records_under_review_counts_them_and_no_other_rule_does(
+    store: Store,
+) -> None:
+    """Only final decisions count, unless a rule (with its documented exception) says which
+    statuses it counts: then ``facts`` holds records under review too, and every other step
+    still counts final decisions alone."""
+    plan = _scored(
+        Rule(
+            id="pending",
+            record_type=LOAN,
+            points=-5,
+            statuses=(RecordStatus.FINAL, RecordStatus.UNDER_REVIEW),
+            exception="test: counted while under review",
+        ),
+        Rule(id="final_only", record_type=LOAN, points=-20),
+    )
+    final = _record(1, LOAN, "2024-01-10", amount=100.0)
+    pending = _record(2, LOAN, "2024-02-10", status="under_review", amount=100.0)
+    settled = _record(3, PERFORMED, "2024-03-10", status="under_review", refers_to=final)
+    rated = rate_everywhere(store, plan, [PERSON], [final, pending, settled], date(2024, 6, 1))
+    assert rated[PERSON.id]["contributions"] == [
+        (1, "final_only", 1, -20, None),
+        (1, "pending", 1, -5, None),
+        (1, "pending", 2, -5, None),
+    ]
+    # The override on a performed obligation counts final decisions only: not this one.
+    assert rated[PERSON.id]["overrides"] == []
+    assert rated[PERSON.id]["ratings"] == [(1, 1, 70, "B")]
+
+
+def test_a_list_entry_that_counts_records_under_review_lists_them(store: Store) -> None:
+    plan = _listing(
+        ListSpec(
+            title="Debtors",
+            entry=(
+                Criterion(
+                    record_type=FINDING,
+                    statuses=(RecordStatus.UNDER_REVIEW,),
+                    exception="test: listed pending review",
+                ),
+            ),
+            term=Period(years=1),
+            removal=(Criterion(record_type=PERFORMED),),
+        )
+    )
+    final = _finding(1, "2024-01-10")
+    pending = _finding(2, "2024-02-10", status="under_review")
+    # A removal trigger under review does not remove: triggers count final decisions.
+    performed = _record(3, PERFORMED, "2024-03-10", status="under_review", refers_to=pending)
+    rated = rate_everywhere(store, plan, [PERSON], [final, pending, performed], date(2024, 6, 1))
+    assert rated[PERSON.id]["listings"] == [
+        (1, "debtors", 2, 0, date(2024, 2, 10), date(2025, 2, 10), None, None)
+    ]

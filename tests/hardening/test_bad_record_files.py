@@ -1121,6 +1121,7 @@ def rulebook_text(condition: str, where: str) -> str:
         "id": "forced",
         "record_type": "court.enforcement_order",
         "grade": "B",
+        "legal_basis": "test",
     }
     entry: dict[str, Any] = {"record_type": "court.enforcement_order"}
     extension: dict[str, Any] = {"condition": "amount > 1000000", "years": 1}
@@ -1138,6 +1139,7 @@ def rulebook_text(condition: str, where: str) -> str:
         "lists": {
             "debtors": {
                 "title": "Debtors",
+                "legal_basis": "test",
                 "entry": [entry],
                 "term": {"years": 1},
                 "extension": extension,
@@ -1202,7 +1204,8 @@ def test_the_cli_refuses_a_hostile_rulebook_naming_the_rule(
     assert code == 1
     detail = json.loads(stdout)["error"]["detail"]
     assert detail == (
-        f"{path}: lists.debtors.entry.0.condition: must be one expression, not several statements"
+        f"{path}: lists.debtors.entry.0.condition: must be one expression, not several "
+        "statements [condition]"
     )
     assert_no_traceback(stderr)
     with store.read() as conn:

@@ -177,7 +177,7 @@ def _known_path_parameters(path: dict[str, Any]) -> list[dict[str, Any]]:
     if "source" in path:
         return [{**path, "source": "court"}]
     if {"name", "version"} <= set(path):
-        return [{**path, "name": "court-dishonest-debtors", "version": "2017.1"}]
+        return [{**path, "name": "court-dishonest-debtors", "version": "2017.2"}]
     if "name" in path:
         return [{**path, "name": name} for name in ("dishonest_debtors", "red_list")]
     return []

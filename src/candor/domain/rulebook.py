@@ -32,8 +32,16 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from candor.domain.records import RecordStatus
 from candor.domain.registry import RecordTypeName, load_unique_yaml
 from candor.domain.subjects import SubjectKind
 from candor.errors import RulebookError
@@ -48,6 +56,21 @@ Condition = Annotated[str, Field(min_length=1, max_length=2000)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+FINAL = RecordStatus.FINAL.value
+# The statuses a rule, an override or a list entry counts: only final decisions, unless it says
+# otherwise — and then lint wants a documented ``exception`` saying why (docs/rulebooks.md).
+Statuses = Annotated[tuple[RecordStatus, ...], Field(min_length=1)]
+ONLY_FINAL: tuple[RecordStatus, ...] = (RecordStatus.FINAL,)
+
+
+def _counted(statuses: tuple[RecordStatus, ...]) -> tuple[RecordStatus, ...]:
+    if len(set(statuses)) != len(statuses):
+        raise ValueError("statuses: a status is listed twice")
+    if RecordStatus.OVERTURNED in statuses:
+        raise ValueError("statuses: an overturned record never counts")
+    return statuses
 
 
 class Unit(StrEnum):
@@ -141,6 +164,10 @@ class Rule(_Model):
     window: Period | None = None
     half_life: Period | None = None
     legal_basis: Citation | None = None
+    statuses: Statuses = ONLY_FINAL
+    exception: Citation | None = None  # why a rule may count records that are not final
+
+    _statuses = field_validator("statuses")(_counted)
 
     @model_validator(mode="after")
     def _points(self) -> Self:
@@ -192,6 +219,10 @@ class Override(_Model):
     grade: Grade
     window: Period | None = None
     legal_basis: Citation | None = None
+    statuses: Statuses = ONLY_FINAL
+    exception: Citation | None = None
+
+    _statuses = field_validator("statuses")(_counted)
 
 
 class Consent(_Model):
@@ -209,6 +240,10 @@ class Criterion(_Model):
     condition: Condition | None = None
     term: Period | None = None  # entries only: a term other than the list's
     legal_basis: Citation | None = None
+    statuses: Statuses = ONLY_FINAL  # entries only
+    exception: Citation | None = None  # entries only
+
+    _statuses = field_validator("statuses")(_counted)
 
 
 class Extension(_Model):
@@ -273,6 +308,11 @@ class ListSpec(_Model):
         for i, criterion in enumerate((*self.exceptions, *self.removal)):
             if criterion.term is not None:
                 raise ValueError(f"criterion {i}: only entries have a term")
+            if criterion.statuses != ONLY_FINAL or criterion.exception is not None:
+                raise ValueError(
+                    f"criterion {i}: only entries say which statuses count; exceptions and "
+                    "removal triggers count final decisions"
+                )
         if self.repair is not None and self.repair.record_type not in {
             c.record_type for c in self.removal
         }:
@@ -290,6 +330,12 @@ class Measure(_Model):
     domain: Name
     legal_basis: Citation | None = None
     imposed_by: tuple[Name, ...] = Field(min_length=1)
+    # Whom it restricts. Only ``subject`` passes lint: the field exists so that a rulebook that
+    # tries to reach relatives, representatives or associates is refused by name, not by schema.
+    applies_to: Name = "subject"
+    # A measure in another domain than its rulebook's needs a law that ties the two domains
+    # (joint punishment is not a default): cited here, and lint refuses the measure without it.
+    cross_domain_basis: Citation | None = None
 
 
 class Rulebook(_Model):

@@ -26,7 +26,15 @@ from fractions import Fraction
 from sqlglot import exp
 
 from candor.domain.registry import AttributeType, RecordTypeSpec, Registry
-from candor.domain.rulebook import ActiveRulebook, ListSpec, Period, Rule, Rulebook
+from candor.domain.rulebook import (
+    FINAL,
+    ONLY_FINAL,
+    ActiveRulebook,
+    ListSpec,
+    Period,
+    Rule,
+    Rulebook,
+)
 from candor.engine.conditions import (
     ORDERING,
     RECORD_COLUMNS,
@@ -70,6 +78,7 @@ _FACT_COLUMNS = (
     "id",
     "subject_id",
     "record_type",
+    "status",
     "occurred_on",
     "decided_on",
     "refers_to_id",
@@ -205,6 +214,20 @@ class _Compiler:
         # The windows within which a step reads each record type from ``facts`` (None: a step
         # reads it whatever its age): see ``facts``.
         self.windows: dict[str, set[Period] | None] = {}
+        # The statuses some step counts. Only ``final`` (every rulebook that does not say
+        # otherwise): ``facts`` holds final records alone and no step tests a status. Any other
+        # (a rule that counts records under review, with its documented exception): ``facts``
+        # holds those too, and every step that counts tests the statuses it counts.
+        counted: set[str] = {FINAL}
+        for active in rulebooks:
+            book = active.rulebook
+            for statuses in (
+                *(r.statuses for r in book.rules),
+                *(o.statuses for o in book.overrides),
+                *(c.statuses for spec in book.lists.values() for c in spec.entry),
+            ):
+                counted.update(statuses)
+        self.counted = sorted(str(s) for s in counted)
 
     def reads(self, record_type: str, window: Period | None) -> None:
         """A step reads records of ``record_type`` from ``facts``, only those whose first
@@ -230,11 +253,30 @@ class _Compiler:
             value = f"CAST({value} AS {cast})"
         return f"(CASE WHEN record_type = {lit(record_type)} THEN {value} END)"
 
-    def condition(self, record_type: str, text: str | None, window: Period | None = None) -> str:
+    def status_test(self, statuses: Sequence[str] | None) -> str:
+        """`` AND status IN (…)`` for a step that counts ``statuses`` (None: it counts whatever
+        ``facts`` holds); nothing while ``facts`` holds final records alone."""
+        if statuses is None or self.counted == [FINAL]:
+            return ""
+        return f" AND status IN ({', '.join(lit(str(s)) for s in statuses)})"
+
+    def condition(
+        self,
+        record_type: str,
+        text: str | None,
+        window: Period | None = None,
+        statuses: Sequence[str] | None = ONLY_FINAL,
+    ) -> str:
         """``record_type = …`` and the condition, its attributes replaced by typed values (see
         ``engine.conditions`` for what else it takes to mean the same on every engine), for a
         step reading ``facts`` (within ``window``, when the step counts records only within
-        one: the step must then apply it)."""
+        one: the step must then apply it), counting records of ``statuses`` (None: a test of a
+        record another step chose, whatever its status)."""
+        tested = self.status_test(statuses)
+        base = self._condition(record_type, text, window)
+        return f"({base}{tested})" if tested else base
+
+    def _condition(self, record_type: str, text: str | None, window: Period | None) -> str:
         self.reads(record_type, window)
         is_type = f"record_type = {lit(record_type)}"
         if text is None:
@@ -295,7 +337,7 @@ class _Compiler:
         # Most records are their chain's only version: they skip the window functions.
         return (
             f"SELECT {columns(single)} FROM versions "
-            "WHERE original_id IS NULL AND status = 'final' "
+            f"WHERE original_id IS NULL AND {self.counts()} "
             f"AND id NOT IN (SELECT chain FROM chains){self.within_windows()} "
             f"UNION ALL SELECT {columns(chained)} FROM ("
             "SELECT *, COALESCE(original_id, id) AS chain, "
@@ -303,8 +345,14 @@ class _Compiler:
             "ORDER BY decided_on DESC, id DESC) AS version_rank, "
             "MIN(decided_on) OVER (PARTITION BY COALESCE(original_id, id)) AS first_decided "
             "FROM versions WHERE COALESCE(original_id, id) IN (SELECT chain FROM chains)"
-            ") AS versioned WHERE version_rank = 1 AND status = 'final'"
+            f") AS versioned WHERE version_rank = 1 AND {self.counts()}"
         )
+
+    def counts(self) -> str:
+        """The statuses ``facts`` keeps: those some step counts."""
+        if self.counted == [FINAL]:
+            return "status = 'final'"
+        return f"status IN ({', '.join(lit(s) for s in self.counted)})"
 
     def within_windows(self) -> str:
         """Leave out of ``facts`` the records no step will read: those of a record type that
@@ -367,14 +415,13 @@ class _Compiler:
             for rule in active.rulebook.rules:
                 until = date_add("first_decided", rule.window) if rule.window else null("DATE")
                 counts = f"{until} > {AS_OF}" if rule.window else "TRUE"
+                test = self.condition(rule.record_type, rule.condition, rule.window, rule.statuses)
                 parts.append(
                     _PerRecord(
                         active.id,
                         rule.id,
                         rule.record_type,
-                        f"{self.condition(rule.record_type, rule.condition, rule.window)} "
-                        f"AND {counts}"
-                        f"{self.says_points(rule)}",
+                        f"{test} AND {counts}{self.says_points(rule)}",
                         {"points": self.rule_points(rule), "counts_until": until},
                     )
                 )
@@ -413,7 +460,8 @@ class _Compiler:
                         active.id,
                         o.id,
                         o.record_type,
-                        f"{self.condition(o.record_type, o.condition, o.window)} AND {counts}",
+                        f"{self.condition(o.record_type, o.condition, o.window, o.statuses)} "
+                        f"AND {counts}",
                         {"grade": lit(o.grade), "counts_until": until},
                     )
                 )
@@ -432,7 +480,7 @@ class _Compiler:
                 f"record_type = {lit(consent.granted)} AS granted, "
                 "ROW_NUMBER() OVER (PARTITION BY subject_id ORDER BY decided_on DESC, id DESC) "
                 "AS latest FROM facts WHERE record_type IN "
-                f"({lit(consent.granted)}, {lit(consent.withdrawn)})"
+                f"({lit(consent.granted)}, {lit(consent.withdrawn)}){self.status_test(ONLY_FINAL)}"
             )
         if not parts:
             return (
@@ -540,16 +588,19 @@ class _Compiler:
 
     def one_list(self, rulebook_id: int, name: str, spec: ListSpec) -> str:
         criteria = " ".join(
-            f"WHEN {self.condition(c.record_type, c.condition)} THEN {i}"
+            f"WHEN {self.condition(c.record_type, c.condition, statuses=c.statuses)} THEN {i}"
             for i, c in enumerate(spec.entry)
         )
-        excluded = " OR ".join(self.condition(c.record_type, c.condition) for c in spec.exceptions)
+        # An exception is a condition on the entry record, whatever status the entry counted.
+        excluded = " OR ".join(
+            self.condition(c.record_type, c.condition, statuses=None) for c in spec.exceptions
+        )
         # A list that warns first starts the listing — and its term — when the warning has run.
         start = "first_decided"
         if spec.advance_warning is not None and spec.wait_for_warning:
             start = date_add("first_decided", spec.advance_warning)
         terms = " ".join(
-            f"WHEN {self.condition(c.record_type, c.condition)} THEN "
+            f"WHEN {self.condition(c.record_type, c.condition, statuses=c.statuses)} THEN "
             f"{date_add(start, term) if (term := c.term or spec.term) else null('DATE')}"
             for c in spec.entry
         )
@@ -563,7 +614,8 @@ class _Compiler:
                 if ext.years_from:
                     attr = self.attribute(c.record_type, ext.years_from)
                     years = f"LEAST(GREATEST(COALESCE({attr}, {years}), 1), {longest})"
-                whens.append(f"WHEN {self.condition(c.record_type, ext.condition)} THEN {years}")
+                test = self.condition(c.record_type, ext.condition, statuses=None)
+                whens.append(f"WHEN {test} THEN {years}")
             extension = f"CASE {' '.join(whens)} END"
             steps = " ".join(
                 f"WHEN {n} THEN {date_add('term_end', Period(years=n))}"

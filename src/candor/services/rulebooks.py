@@ -11,9 +11,10 @@ from pathlib import Path
 from candor.domain.ledger import RULEBOOK_ACTIVATED
 from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook, Rulebook, parse_rulebook
-from candor.engine.compiler import ALL_SUBJECTS, ONE_SUBJECT, Scope, check_rulebook, compile_plan
+from candor.engine.compiler import ALL_SUBJECTS, ONE_SUBJECT, Scope, compile_plan
 from candor.engine.plan import Plan
 from candor.errors import Conflict, InvalidInput, NotFound, RulebookError
+from candor.services.rulebook_lint import errors, lint_text
 from candor.store import ledger as ledger_rows
 from candor.store import rulebooks as stored_rulebooks
 from candor.store.database import Store
@@ -23,18 +24,22 @@ SAMPLE_RULEBOOKS = Path(__file__).resolve().parent.parent / "resources" / "ruleb
 
 
 def read_rulebook(path: Path, registry: Registry) -> tuple[Rulebook, str]:
-    """Parse and check a rulebook file. Returns the rulebook and its text.
+    """Parse and check a rulebook file — the schema, the registry's references, every
+    condition and every lint check (``services.rulebook_lint``). Returns the rulebook and its
+    text; warnings do not stop it.
 
     Raises:
-        RulebookError: naming the file and each problem's path inside it.
+        RulebookError: naming the file and, for each error, its path inside it and why.
     """
     try:
         content = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidInput(f"cannot read the rulebook {path}: {e}") from None
-    rulebook = parse_rulebook(content, origin=str(path))
-    if problems := check_rulebook(rulebook, registry):
+    rulebook, findings = lint_text(content, str(path), registry)
+    if refused := errors(findings):
+        problems = [f"{f.path}: {f.why} [{f.code}]" for f in refused]
         raise RulebookError(f"{path}: " + "; ".join(problems), problems=problems)
+    assert rulebook is not None  # a file that does not parse is an error finding
     return rulebook, content
 
 

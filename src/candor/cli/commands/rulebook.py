@@ -1,4 +1,4 @@
-"""`candor rulebook …`: activate rulebook versions, list them, print the file format's schema."""
+"""`candor rulebook …`: lint rulebook files, activate versions, list them, print the schema."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from candor.cli.options import DbOption, EffectiveOption, JsonOption, day, settings_for
 from candor.cli.output import emit, reports_errors, stdout
+from candor.domain.registry import parse_registry
+from candor.domain.rulebook_lint import POINTS_CAP, Finding, Severity
+from candor.services import rulebook_lint
 from candor.services import rulebooks as service
 from candor.services.registry import load_registry
 from candor.store import open_store
@@ -20,6 +23,66 @@ app = typer.Typer(
     help="Rulebooks: the published rules that rate subjects and list them.",
     no_args_is_help=True,
 )
+
+
+@app.command("lint")
+@reports_errors
+def lint(
+    files: Annotated[list[Path], typer.Argument(help="Rulebook YAML files.", show_default=False)],
+    registry_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--registry",
+            help="Lint against this record-type registry file, itself linted first "
+            "(default: the deployment's registry).",
+        ),
+    ] = None,
+    points_cap: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Warn about a rule that moves a score by more points for one record."
+        ),
+    ] = POINTS_CAP,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check rulebook files against candor's rule-of-law principles, naming the file, the path
+    inside it and why for each finding. Exits 1 when any finding is an error (`activate` refuses
+    such a rulebook); warnings are shown and do not block."""
+    findings: list[Finding] = []
+    if registry_file is not None:
+        findings = rulebook_lint.lint_registry(registry_file)
+        registry = (
+            None
+            if findings
+            else parse_registry(
+                registry_file.read_text(encoding="utf-8"), origin=str(registry_file)
+            )
+        )
+    else:
+        registry = load_registry(settings_for(db))
+    if registry is not None:
+        for file in files:
+            findings += rulebook_lint.lint_file(file, registry, points_cap=points_cap)[1]
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    data = {
+        "errors": errors,
+        "warnings": len(findings) - errors,
+        "findings": [f.to_json() for f in findings],
+    }
+
+    def render() -> None:
+        for finding in findings:
+            style = "red" if finding.severity is Severity.ERROR else "yellow"
+            stdout.print(finding.line(), style=style, markup=False, highlight=False)
+        if not findings:
+            stdout.print(f"{', '.join(map(str, files))}: no findings")
+        else:
+            stdout.print(f"{errors} error(s), {len(findings) - errors} warning(s)")
+
+    emit(data, as_json=as_json, render=render)
+    if errors:
+        raise typer.Exit(1)
 
 
 @app.command("activate")
