@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from candor.domain.registry import Registry
 from candor.errors import Conflict
 from candor.services.ingestion import ingest_objects
@@ -93,11 +95,7 @@ def test_a_new_version_cannot_take_effect_in_the_past(
         effective=date(2017, 5, 1),
         today=TODAY,
     )
-    try:
+    with pytest.raises(Conflict, match="in the past"):
         activate(
             store, registry, _doubled(tmp_path), effective=TODAY - timedelta(days=1), today=TODAY
         )
-    except Conflict as e:
-        assert "in the past" in e.detail
-    else:
-        raise AssertionError("a retroactive version was activated")
