@@ -571,3 +571,28 @@ def test_records_written_before_their_form_grew_still_verify_and_changes_are_fou
     assert sorted(ledger.verify(world, secret).problems) == sorted(
         f"{_named(world, 'records', n)}: the stored record no longer matches it" for n in (3, 4)
     )
+
+
+def test_a_rulebook_activated_before_its_form_grew_still_verifies(
+    world: Store, settings: Settings
+) -> None:
+    """A version activated before revision 0012 has no activated_by, and its entry the digest of
+    the form without it; a name put there later no longer matches."""
+    from candor.store.tables import rulebooks  # noqa: PLC0415 - this test alone
+
+    secret = load_secret(settings)
+    with world.write() as conn:
+        conn.execute(sa.update(rulebooks).where(rulebooks.c.id == 1).values(activated_by=None))
+        (form,) = ledger_rows.stored_forms(conn, "rulebooks", rulebooks.c.id == 1)
+        then = [v for c, v in form.items() if c != "activated_by"]
+        entry = Entry(
+            RULEBOOK_ACTIVATED, "rulebooks", 1, None, form_digest(then), datetime.now(UTC)
+        )
+        ledger_rows.append(conn, [entry], datetime.now(UTC))
+    assert ledger.verify(world, secret).ok
+
+    with world.write() as conn:
+        conn.execute(sa.update(rulebooks).where(rulebooks.c.id == 1).values(activated_by="x"))
+    assert ledger.verify(world, secret).problems == [
+        f"{_named(world, 'rulebooks', 1)}: the stored rulebook no longer matches it"
+    ]

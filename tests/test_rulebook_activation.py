@@ -3,13 +3,17 @@ that date and changes them on it; each version's ratings stay reproducible."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from candor.cli import app
 from candor.domain.registry import Registry
 from candor.errors import Conflict
+from candor.services import subject_reads
 from candor.services.ingestion import ingest_objects
 from candor.services.rating import rate_all, rate_subject, subject_id_for
 from candor.services.rulebooks import SAMPLE_RULEBOOKS, activate, every_version, in_force
@@ -99,3 +103,27 @@ def test_a_new_version_cannot_take_effect_in_the_past(
         activate(
             store, registry, _doubled(tmp_path), effective=TODAY - timedelta(days=1), today=TODAY
         )
+
+
+def test_the_command_line_records_who_activated_a_version_and_lists_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    env = {"CANDOR_DATABASE_URL": settings.database_url}
+    first = SAMPLE_RULEBOOKS / "rongcheng-personal.yaml"
+    done = runner.invoke(
+        app, ["rulebook", "activate", str(first), "--effective", "2017-05-01", "--json"], env=env
+    )
+    assert done.exit_code == 0, done.output
+    later = (date.today() + timedelta(days=10)).isoformat()
+    announced = runner.invoke(
+        app, ["rulebook", "activate", str(_doubled(tmp_path)), "--effective", later], env=env
+    )
+    assert announced.exit_code == 0, announced.output
+
+    listed = json.loads(runner.invoke(app, ["rulebook", "list", "--json"], env=env).stdout)
+    operator = subject_reads.operator().name
+    assert [
+        (r["version"], r["activated_by"], r["in_force"], r["announced"])
+        for r in listed["rulebooks"]
+    ] == [("2026.2", operator, True, False), ("2027.1", operator, False, True)]

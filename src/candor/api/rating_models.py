@@ -159,6 +159,9 @@ class RulebookVersion(BaseModel):
     title: str
     effective_from: date
     activated_at: str
+    activated_by: str | None = Field(
+        description="Who activated it (cli:<user> at the command line); null before revision 0012."
+    )
     digest: str = Field(description="SHA-256 of the file as activated.")
     in_force: bool
 

@@ -69,6 +69,7 @@ OBJECT_COLUMNS: dict[str, tuple[str, ...]] = {
         "digest",
         "effective_from",
         "activated_at",
+        "activated_by",
     ),
     "objections": (
         "id",
@@ -137,6 +138,7 @@ OBJECT_COLUMNS: dict[str, tuple[str, ...]] = {
 # an added column later no longer matches it.
 ADDED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
     "records": (("sealed", "erased_on"),),  # revision 0010: personal data under data keys
+    "rulebooks": (("activated_by",),),  # revision 0012: who activated a version
 }
 
 

@@ -53,14 +53,25 @@ class Activation:
     created: bool
 
 
+# Who activates a version when no person does (the demo, tests, benchmarks).
+SYSTEM = "candor"
+
+
 def activate(
-    store: Store, registry: Registry, path: Path, *, effective: date | None, today: date
+    store: Store,
+    registry: Registry,
+    path: Path,
+    *,
+    effective: date | None,
+    today: date,
+    by: str = SYSTEM,
 ) -> Activation:
     """Store a rulebook version and the date it takes effect.
 
     Activating the same version with the same content again changes nothing. A later version
     of a rulebook may not take effect before today: no rule applies to the past retroactively.
     Only a rulebook's first version may name an earlier date (the date its law took effect).
+    ``by`` is stored as who activated it, with the file, its digest, the time and the date.
 
     Raises:
         RulebookError: the file is not a valid rulebook.
@@ -96,6 +107,7 @@ def activate(
             digest=digest,
             effective_from=effective_from,
             now=now,
+            by=by[:64],
         )
         ledger_rows.append_objects(
             conn, "rulebooks", rulebooks.c.id == rulebook_id, lambda _: RULEBOOK_ACTIVATED, now

@@ -20,6 +20,7 @@ class StoredRulebook:
     digest: str
     effective_from: date
     activated_at: datetime
+    activated_by: str | None  # None: activated before revision 0012
 
 
 def _stored(row: object) -> StoredRulebook:
@@ -43,6 +44,7 @@ def add(
     digest: str,
     effective_from: date,
     now: datetime,
+    by: str,
 ) -> int:
     result = conn.execute(
         insert(rulebooks)
@@ -54,6 +56,7 @@ def add(
             digest=digest,
             effective_from=effective_from,
             activated_at=now,
+            activated_by=by,
         )
         .returning(rulebooks.c.id)
     )

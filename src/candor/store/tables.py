@@ -240,6 +240,8 @@ rulebooks = Table(
     Column("digest", String(64), nullable=False),  # SHA-256 of content
     Column("effective_from", Date, nullable=False),
     Column("activated_at", Instant, nullable=False),
+    # Who activated it (``cli:<user>`` at the command line); NULL before revision 0012.
+    Column("activated_by", String(64), nullable=True),
     UniqueConstraint("name", "version"),
 )
 

@@ -25,6 +25,7 @@ def _version(v: StoredRulebook, current: set[int]) -> dict[str, Any]:
         "title": v.title,
         "effective_from": v.effective_from,
         "activated_at": v.activated_at.isoformat(),
+        "activated_by": v.activated_by,
         "digest": v.digest,
         "in_force": v.id in current,
     }

@@ -14,7 +14,7 @@ from candor.cli.options import DbOption, EffectiveOption, JsonOption, day, setti
 from candor.cli.output import emit, reports_errors, stdout
 from candor.domain.registry import parse_registry
 from candor.domain.rulebook_lint import POINTS_CAP, Finding, Severity
-from candor.services import rulebook_lint
+from candor.services import rulebook_lint, subject_reads
 from candor.services import rulebooks as service
 from candor.services.registry import load_registry
 from candor.store import open_store
@@ -102,6 +102,7 @@ def activate(
             file,
             effective=effective.date() if effective else None,
             today=date.today(),
+            by=subject_reads.operator().name,
         )
     data = {
         "rulebook": done.name,
@@ -137,21 +138,27 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
             "title": v.title,
             "effective_from": v.effective_from.isoformat(),
             "activated_at": v.activated_at.isoformat(),
+            "activated_by": v.activated_by,
             "digest": v.digest,
             "in_force": v.id in current,
+            # Activated to take effect on a later date: announced before it governs.
+            "announced": v.effective_from > today,
         }
         for v in versions
     ]
 
     def render() -> None:
-        table = Table("rulebook", "version", "title", "effective from", "in force today", "sha256")
+        table = Table(
+            "rulebook", "version", "title", "effective from", "today", "activated by", "sha256"
+        )
         for r in rows:
             table.add_row(
                 str(r["rulebook"]),
                 str(r["version"]),
                 str(r["title"]),
                 str(r["effective_from"]),
-                "yes" if r["in_force"] else "",
+                "in force" if r["in_force"] else "announced" if r["announced"] else "",
+                str(r["activated_by"] or "—"),
                 f"{str(r['digest'])[:12]}…",
             )
         stdout.print(table if rows else "no rulebook activated yet (`candor rulebook activate`)")
