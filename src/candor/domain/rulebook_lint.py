@@ -18,12 +18,12 @@ Errors (the rulebook cannot take effect):
   legal basis that authorises that tie (``cross_domain_basis``) — the joint-punishment case;
 - ``not-final``: a penalty that counts records which are not final decisions (records under
   review, investigations) without a documented ``exception``;
-- ``unknown-reference``, ``prohibited-data``, ``condition``, ``invalid``: what the engine's and
-  the schema's checks refuse (found in ``services.rulebook_lint``).
+- ``unknown-reference``, ``prohibited-data``, ``personal-data``, ``condition``, ``invalid``: what
+  the engine's and the schema's checks refuse (found in ``services.rulebook_lint``).
 
 Warnings (shown, not blocking): ``disproportionate`` points beyond a cap; ``no-advance-warning``
-on a list; ``overlapping-rules`` that may count one record twice; ``grade-bands`` with gaps or
-overlaps.
+on a list; ``grade-bands`` with gaps or overlaps; and ``overlapping-rules`` that may count one
+record twice (``engine.overlap``, called from ``services.rulebook_lint``: it parses conditions).
 """
 
 from __future__ import annotations
