@@ -40,6 +40,17 @@ def _doubled(tmp_path: Path) -> Path:
     return path
 
 
+def _activate_first_version(store: Store, registry: Registry) -> None:
+    """The shipped Rongcheng rulebook, governing since 1 May 2017."""
+    activate(
+        store,
+        registry,
+        SAMPLE_RULEBOOKS / "rongcheng-personal.yaml",
+        effective=date(2017, 5, 1),
+        today=TODAY,
+    )
+
+
 def _score(store: Store, registry: Registry, subject_id: int, on: date) -> int:
     _, rows = rate_subject(store, registry, subject_id, as_of=on)
     (rating,) = rows.ratings
@@ -49,13 +60,7 @@ def _score(store: Store, registry: Registry, subject_id: int, on: date) -> int:
 def test_a_version_with_a_future_effective_date_changes_ratings_on_that_date_only(
     store: Store, settings: Settings, registry: Registry, tmp_path: Path
 ) -> None:
-    activate(
-        store,
-        registry,
-        SAMPLE_RULEBOOKS / "rongcheng-personal.yaml",
-        effective=date(2017, 5, 1),
-        today=TODAY,
-    )
+    _activate_first_version(store, registry)
     add_source(store, registry, "city", list(registry.record_types))
     rows = [
         record_object("c1", PERSON, "consent.scoring_granted", "2026-01-05"),
@@ -92,13 +97,7 @@ def test_a_version_with_a_future_effective_date_changes_ratings_on_that_date_onl
 def test_a_new_version_cannot_take_effect_in_the_past(
     store: Store, registry: Registry, tmp_path: Path
 ) -> None:
-    activate(
-        store,
-        registry,
-        SAMPLE_RULEBOOKS / "rongcheng-personal.yaml",
-        effective=date(2017, 5, 1),
-        today=TODAY,
-    )
+    _activate_first_version(store, registry)
     with pytest.raises(Conflict, match="in the past"):
         activate(
             store, registry, _doubled(tmp_path), effective=TODAY - timedelta(days=1), today=TODAY

@@ -90,7 +90,8 @@ def test_each_bad_rulebook_fails_with_exactly_its_finding(
 @pytest.mark.parametrize("path", BAD_REGISTRIES, ids=lambda p: p.stem)
 def test_a_registry_cannot_declare_prohibited_data_and_lint_names_the_field(path: Path) -> None:
     severity, code, where = _expected(path)
-    found = lint_registry(path)
+    registry, found = lint_registry(path)
+    assert registry is None
     assert [(f.severity.value, f.code, f.path) for f in found] == [(severity, code, where)]
     assert "candor never" in found[0].why
 

@@ -258,7 +258,7 @@ class _Compiler:
         ``facts`` holds); nothing while ``facts`` holds final records alone."""
         if statuses is None or self.counted == [FINAL]:
             return ""
-        return f" AND status IN ({', '.join(lit(str(s)) for s in statuses)})"
+        return f" AND {_status_in(statuses)}"
 
     def condition(
         self,
@@ -350,9 +350,7 @@ class _Compiler:
 
     def counts(self) -> str:
         """The statuses ``facts`` keeps: those some step counts."""
-        if self.counted == [FINAL]:
-            return "status = 'final'"
-        return f"status IN ({', '.join(lit(s) for s in self.counted)})"
+        return "status = 'final'" if self.counted == [FINAL] else _status_in(self.counted)
 
     def within_windows(self) -> str:
         """Leave out of ``facts`` the records no step will read: those of a record type that
@@ -637,6 +635,10 @@ class _Compiler:
             "ON removal.chain = entries.original_id AND removal.earliest = 1 "
             "WHERE criterion IS NOT NULL"
         )
+
+
+def _status_in(statuses: Sequence[str]) -> str:
+    return f"status IN ({', '.join(lit(str(s)) for s in statuses)})"
 
 
 @dataclass(frozen=True)

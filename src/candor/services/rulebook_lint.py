@@ -50,16 +50,16 @@ def lint_text(
     return rulebook, sorted(_named(origin, f) for f in found)
 
 
-def lint_registry(path: Path) -> list[Finding]:
-    """The problems of a record-type registry file as findings (none when it loads): its format
-    cannot declare the data candor never processes, and such a try is named."""
+def lint_registry(path: Path) -> tuple[Registry | None, list[Finding]]:
+    """The record-type registry in ``path`` (None when it does not load) and its problems as
+    findings: its format cannot declare the data candor never processes, and such a try is
+    named."""
     try:
-        parse_registry(path.read_text(encoding="utf-8"), origin=str(path))
+        return parse_registry(path.read_text(encoding="utf-8"), origin=str(path)), []
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidInput(f"cannot read the registry {path}: {e}") from None
     except RegistryError as e:
-        return [_named(str(path), f) for f in _problems(e, "invalid")]
-    return []
+        return None, [_named(str(path), f) for f in _problems(e, "invalid")]
 
 
 def errors(findings: list[Finding]) -> list[Finding]:

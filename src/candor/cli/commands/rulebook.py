@@ -12,7 +12,6 @@ from rich.table import Table
 
 from candor.cli.options import DbOption, EffectiveOption, JsonOption, day, settings_for
 from candor.cli.output import emit, reports_errors, stdout
-from candor.domain.registry import parse_registry
 from candor.domain.rulebook_lint import POINTS_CAP, Finding, Severity
 from candor.services import rulebook_lint, subject_reads
 from candor.services import rulebooks as service
@@ -51,14 +50,7 @@ def lint(
     such a rulebook); warnings are shown and do not block."""
     findings: list[Finding] = []
     if registry_file is not None:
-        findings = rulebook_lint.lint_registry(registry_file)
-        registry = (
-            None
-            if findings
-            else parse_registry(
-                registry_file.read_text(encoding="utf-8"), origin=str(registry_file)
-            )
-        )
+        registry, findings = rulebook_lint.lint_registry(registry_file)
     else:
         registry = load_registry(settings_for(db))
     if registry is not None:
