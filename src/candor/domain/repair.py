@@ -1,10 +1,11 @@
 """Credit repair: the course of an application for early removal from a list, and its rules.
 
-filed → in review → approved | refused (with reasons). A subject may apply only once a list's
-minimum publicity period has run from the listing's start, and only for a list whose rulebook
-allows repair; the application carries proof of performance (a statement, attachments, or
-both). Approval is a record that ends the listing the way any removal trigger does. The rules
-are pure, so that the API, the CLI and the tests apply the same ones.
+filed → in review → approved | refused (with reasons). A subject may apply only once the
+minimum publicity period (the list's, or the listing's entry's own ``repair_after``) has run from
+the listing's start, and only for a list whose rulebook allows repair; the application carries
+proof of performance (a statement, attachments, or both). Approval is a record that ends the
+listing the way any removal trigger does. The rules are pure, so that the API, the CLI and the
+tests apply the same ones.
 """
 
 from __future__ import annotations
@@ -33,26 +34,29 @@ STATEMENT_MAX = 10_000
 REASONS_MAX = 10_000
 
 
-def possible_from(spec: ListSpec, starts_on: date) -> date:
-    """The first day a subject listed from ``starts_on`` may apply for early removal."""
-    if spec.repair is None:
+def possible_from(spec: ListSpec, criterion: int, starts_on: date) -> date:
+    """The first day a subject listed from ``starts_on`` by entry ``criterion`` may apply for
+    early removal."""
+    minimum = spec.repair_minimum(criterion)
+    if minimum is None:
         raise ValueError("the list allows no repair")
-    return spec.repair.minimum.after(starts_on)
+    return minimum.after(starts_on)
 
 
-def may_apply(list_name: str, spec: ListSpec, starts_on: date, today: date) -> None:
-    """Whether an application may be made today for a listing that started on ``starts_on``."""
+def may_apply(list_name: str, spec: ListSpec, criterion: int, starts_on: date, today: date) -> None:
+    """Whether an application may be made today for a listing by entry ``criterion`` that
+    started on ``starts_on``."""
     if spec.repair is None:
         raise Conflict(
             f"the list {list_name} allows no early removal (its rulebook sets no repair); the "
             "listing ends when its term runs out or a removal trigger is recorded"
         )
-    opens = possible_from(spec, starts_on)
+    opens = possible_from(spec, criterion, starts_on)
     if today < opens:
         raise Conflict(
             f"an application for early removal from {list_name} is possible from {opens}: the "
-            f"list's minimum publicity period of {spec.repair.minimum} from the listing's start "
-            f"on {starts_on} has not run"
+            f"minimum publicity period of {spec.repair_minimum(criterion)} from the listing's "
+            f"start on {starts_on} has not run"
         )
 
 

@@ -242,8 +242,62 @@ class Criterion(_Model):
     legal_basis: Citation | None = None
     statuses: Statuses = ONLY_FINAL  # entries only
     exception: Citation | None = None  # entries only
+    # Entries only: a minimum publicity before credit repair other than the list's
+    # ``repair.minimum`` (NDRC 2019 No. 527 sets one per kind of penalty).
+    repair_after: Period | None = None
+    # Entries only: the record enters only once it has stood this long without a record of a
+    # ``corrected_by`` type referring to it (an enterprise left on the abnormal-operations list
+    # for 3 years uncorrected moves to the serious list). The listing starts when it has.
+    uncorrected_for: Period | None = None
+    corrected_by: tuple[RecordTypeName, ...] = ()
 
     _statuses = field_validator("statuses")(_counted)
+
+    @model_validator(mode="after")
+    def _corrected(self) -> Self:
+        if (self.uncorrected_for is None) != (not self.corrected_by):
+            raise ValueError(
+                "uncorrected_for and corrected_by go together: how long the record stands "
+                "uncorrected, and the record types that correct it"
+            )
+        if self.record_type in self.corrected_by:
+            raise ValueError(
+                "corrected_by: a record of the entry's own type referring to it is a new version "
+                "of it, not a correction"
+            )
+        return self
+
+    @property
+    def entry_only(self) -> bool:
+        """Whether it uses a field only an entry may."""
+        return (
+            self.term is not None
+            or self.statuses != ONLY_FINAL
+            or self.exception is not None
+            or self.repair_after is not None
+            or self.uncorrected_for is not None
+        )
+
+
+class Several(StrEnum):
+    FIRST = "first"
+    LONGEST = "longest"
+
+
+_FOREVER = 10**9
+
+
+def _lengths(what: str, periods: list[Period | None]) -> list[int]:
+    """Periods as comparable numbers (months, or days), None as the longest of all."""
+    units = {p.unit is Unit.DAYS for p in periods if p is not None}
+    if len(units) > 1:
+        raise ValueError(
+            f"when_several: longest compares the entries' {what}: give them all in days, or "
+            "all in months and years (a month is not a fixed number of days)"
+        )
+    return [
+        _FOREVER if p is None else p.amount * (12 if p.unit is Unit.YEARS else 1) for p in periods
+    ]
 
 
 class Extension(_Model):
@@ -295,6 +349,37 @@ class ListSpec(_Model):
     # How long a reviewer has to decide an objection to a listing on this list.
     review_within: Period | None = None
     repair: Repair | None = None
+    # When one record meets several entries: the first in the file decides its term, or the
+    # one with the longest (NDRC 2019 No. 527: the longest period applies).
+    when_several: Several = Several.FIRST
+
+    def repair_minimum(self, criterion: int) -> Period | None:
+        """How long a listing by entry ``criterion`` stays public before the subject may apply
+        for early removal (None: the list allows no repair)."""
+        if self.repair is None:
+            return None
+        return self.entry[criterion].repair_after or self.repair.minimum
+
+    def entry_order(self) -> list[int]:
+        """The entries in the order they are tried on a record; the first that matches decides
+        the listing's term and its repair minimum.
+
+        ``first``: file order. ``longest``: the longest term first (no term at all is the
+        longest), and among equal terms the longest repair minimum; ties keep file order.
+
+        Raises:
+            ValueError: ``longest`` compares periods that have no fixed order (days against
+                months or years: 365 days is shorter than a year in a leap year only).
+        """
+        order = list(range(len(self.entry)))
+        if self.when_several is Several.FIRST:
+            return order
+        default = self.repair.minimum if self.repair else None
+        terms = [c.term or self.term for c in self.entry]
+        minimums = [c.repair_after or default for c in self.entry]
+        term_key = _lengths("term", terms)
+        minimum_key = _lengths("repair_after", minimums)
+        return sorted(order, key=lambda i: (-term_key[i], -minimum_key[i], i))
 
     @model_validator(mode="after")
     def _exceptions_name_entry_types(self) -> Self:
@@ -305,14 +390,18 @@ class ListSpec(_Model):
                     f"exceptions.{i}: {exception.record_type} is not an entry record type; an "
                     "exception is a condition on the entry record"
                 )
-        for i, criterion in enumerate((*self.exceptions, *self.removal)):
-            if criterion.term is not None:
-                raise ValueError(f"criterion {i}: only entries have a term")
-            if criterion.statuses != ONLY_FINAL or criterion.exception is not None:
-                raise ValueError(
-                    f"criterion {i}: only entries say which statuses count; exceptions and "
-                    "removal triggers count final decisions"
-                )
+        for part in ("exceptions", "removal"):
+            for i, criterion in enumerate(getattr(self, part)):
+                if criterion.entry_only:
+                    raise ValueError(
+                        f"{part}.{i}: only entries have a term, statuses, an exception, "
+                        "repair_after or uncorrected_for; exceptions and removal triggers are "
+                        "final decisions that simply match"
+                    )
+        if self.repair is None and any(c.repair_after for c in self.entry):
+            raise ValueError("entry: repair_after needs the list's repair")
+        if self.when_several is Several.LONGEST:
+            self.entry_order()  # raises when the periods cannot be compared
         if self.repair is not None and self.repair.record_type not in {
             c.record_type for c in self.removal
         }:
@@ -393,6 +482,7 @@ class Rulebook(_Model):
             types |= {self.consent.granted, self.consent.withdrawn}
         for spec in self.lists.values():
             types |= {c.record_type for c in (*spec.entry, *spec.removal)}
+            types |= {t for c in spec.entry for t in c.corrected_by}
         return frozenset(types)
 
 

@@ -30,6 +30,7 @@ from candor.domain.rulebook import (
     FINAL,
     ONLY_FINAL,
     ActiveRulebook,
+    Criterion,
     ListSpec,
     Period,
     Rule,
@@ -172,6 +173,14 @@ def check_rulebook(rulebook: Rulebook, registry: Registry) -> list[str]:
                 parse_condition(condition, record_type, spec)
             except ConditionError as e:
                 problems.append(f"{path}.condition: {e}")
+    for name, listed in rulebook.lists.items():
+        for i, c in enumerate(listed.entry):
+            for j, corrector in enumerate(c.corrected_by):
+                if corrector not in registry.record_types:
+                    problems.append(
+                        f"lists.{name}.entry.{i}.corrected_by.{j}: unknown record type "
+                        f"{corrector!r}"
+                    )
     return problems
 
 
@@ -585,23 +594,33 @@ class _Compiler:
         return " UNION ALL ".join(parts) if parts else _NOTHING["listings"]
 
     def one_list(self, rulebook_id: int, name: str, spec: ListSpec) -> str:
-        criteria = " ".join(
-            f"WHEN {self.condition(c.record_type, c.condition, statuses=c.statuses)} THEN {i}"
-            for i, c in enumerate(spec.entry)
-        )
+        order = spec.entry_order()
+        # The entries are tried in ``entry_order``: the first that matches is the listing's
+        # criterion and decides its start and term.
+        criteria = " ".join(f"WHEN {self.entry_test(i, spec.entry[i])} THEN {i}" for i in order)
         # An exception is a condition on the entry record, whatever status the entry counted.
         excluded = " OR ".join(
             self.condition(c.record_type, c.condition, statuses=None) for c in spec.exceptions
         )
-        # A list that warns first starts the listing — and its term — when the warning has run.
-        start = "first_decided"
-        if spec.advance_warning is not None and spec.wait_for_warning:
-            start = date_add("first_decided", spec.advance_warning)
-        terms = " ".join(
-            f"WHEN {self.condition(c.record_type, c.condition, statuses=c.statuses)} THEN "
-            f"{date_add(start, term) if (term := c.term or spec.term) else null('DATE')}"
-            for c in spec.entry
+        corrections = "".join(
+            f" LEFT JOIN ({self.corrections(c.corrected_by)}) AS corrected_{i} "
+            f"ON corrected_{i}.corrected_chain = facts.original_id"
+            for i, c in enumerate(spec.entry)
+            if c.uncorrected_for is not None
         )
+        starts, ends_of_term = [], []
+        for i, c in enumerate(spec.entry):
+            # An entry that waits for a record to stand uncorrected starts when it has.
+            start = "first_decided"
+            if c.uncorrected_for is not None:
+                start = date_add(start, c.uncorrected_for)
+            # A list that warns first starts the listing — and its term — when the warning
+            # has run.
+            if spec.advance_warning is not None and spec.wait_for_warning:
+                start = date_add(start, spec.advance_warning)
+            term = c.term or spec.term
+            starts.append(f"WHEN {i} THEN {start}")
+            ends_of_term.append(f"WHEN {i} THEN {date_add(start, term) if term else null('DATE')}")
         extension, ends = null("BIGINT"), "term_end"
         if spec.extension is not None:
             ext = spec.extension
@@ -625,15 +644,43 @@ class _Compiler:
             "original_id AS record_id, criterion, starts_on, "
             f"{ends} AS ends_on, removal.decided_on AS removed_on, "
             "removal.record_id AS removed_by FROM ("
-            f"SELECT subject_id, original_id, {start} AS starts_on, "
-            f"CASE {criteria} END AS criterion, "
-            f"CASE {terms} END AS term_end, {extension} AS extension_years FROM facts"
-            f"{f' WHERE NOT ({excluded})' if excluded else ''}) AS entries "
+            "SELECT subject_id, original_id, criterion, extension_years, "
+            f"CASE criterion {' '.join(starts)} END AS starts_on, "
+            f"CASE criterion {' '.join(ends_of_term)} END AS term_end FROM ("
+            "SELECT subject_id, original_id, first_decided, "
+            f"CASE {criteria} END AS criterion, {extension} AS extension_years "
+            f"FROM facts{corrections}"
+            f"{f' WHERE NOT ({excluded})' if excluded else ''}) AS matched "
+            "WHERE criterion IS NOT NULL) AS entries "
             "LEFT JOIN (SELECT chain, decided_on, record_id, ROW_NUMBER() OVER "
             "(PARTITION BY chain ORDER BY decided_on, record_id) AS earliest FROM triggers "
             f"WHERE rulebook_id = {rulebook_id} AND list_name = {lit(name)}) AS removal "
-            "ON removal.chain = entries.original_id AND removal.earliest = 1 "
-            "WHERE criterion IS NOT NULL"
+            "ON removal.chain = entries.original_id AND removal.earliest = 1"
+        )
+
+    def entry_test(self, i: int, c: Criterion) -> str:
+        """Whether a record of ``facts`` meets entry ``i``: its condition, and for an entry that
+        waits for the record to stand uncorrected, that it has by the rating date — no record
+        correcting it was decided before then."""
+        test = self.condition(c.record_type, c.condition, statuses=c.statuses)
+        if c.uncorrected_for is None:
+            return test
+        stood = date_add("first_decided", c.uncorrected_for)
+        return (
+            f"({test} AND {stood} <= {AS_OF} AND (corrected_{i}.corrected_on IS NULL "
+            f"OR corrected_{i}.corrected_on >= {stood}))"
+        )
+
+    def corrections(self, types: Sequence[str]) -> str:
+        """The earliest correction of each chain: a counted record of one of ``types`` that
+        refers to a version of it."""
+        tests = " OR ".join(self.condition(t, None) for t in types)
+        return (
+            "SELECT COALESCE(target.original_id, target.id) AS corrected_chain, "
+            "MIN(fixing.first_decided) AS corrected_on FROM "
+            f"(SELECT refers_to_id, first_decided FROM facts WHERE {tests}) AS fixing "
+            "JOIN versions AS target ON target.id = fixing.refers_to_id "
+            "GROUP BY COALESCE(target.original_id, target.id)"
         )
 
 

@@ -1,10 +1,11 @@
 """Credit repair: a subject's application for early removal from a list, and what approval does.
 
-After a list's minimum publicity period (``repair.minimum`` from the listing's start) the subject,
-or an officer acting for it, applies with proof of performance: a statement, attachments, or
-both. A reviewer takes the application and approves or refuses it with reasons, by the list's
-``review_within`` (the deployment's ``CANDOR_OBJECTION_REVIEW_DAYS`` otherwise). Every move is a
-ledger entry; every decision a notice to the subject saying why and what happens next.
+After the minimum publicity period (the list's ``repair.minimum`` or its entry's ``repair_after``,
+from the listing's start) the subject, or an officer acting for it, applies with proof of
+performance: a statement, attachments, or both. A reviewer takes the application and approves
+or refuses it with reasons, by the list's ``review_within`` (the deployment's
+``CANDOR_OBJECTION_REVIEW_DAYS`` otherwise). Every move is a ledger entry; every decision a
+notice to the subject saying why and what happens next.
 
 Approval adds a record of the list's ``repair.record_type`` that refers to the listing's entry
 record, decided on the day of approval. The type is one of the list's removal triggers (the
@@ -124,7 +125,7 @@ def apply(
         if (why := _standing(found, today)) is not None:
             raise Conflict(f"listing {listing} {why}; there is nothing to remove early")
         spec = _spec(found)
-        rules.may_apply(found["list_name"], spec, found["starts_on"], today)
+        rules.may_apply(found["list_name"], spec, found["criterion"], found["starts_on"], today)
         if (pending := stored.open_for_listing(conn, found["id"])) is not None:
             raise Conflict(f"application {pending} about listing {listing} is still open")
         due_on = (

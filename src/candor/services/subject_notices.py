@@ -190,11 +190,11 @@ def _listing_notice(
             f"You are listed on {title} from {row['starts_on']}"
             f"{f' until {end}' if end else ' with no fixed end'}.{brings}"
         )
-        repair = spec.repair
+        minimum = spec.repair_minimum(row["criterion"])
         by_when = "You may object at any time while the listing is in force."
-        if repair is not None:
+        if minimum is not None:
             by_when += (
-                f" After {repair.minimum} in force you may also apply for early removal with "
+                f" After {minimum} in force you may also apply for early removal with "
                 "proof that you have performed (credit repair)."
             )
     else:

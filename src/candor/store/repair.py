@@ -70,6 +70,7 @@ def _listings() -> Select[Any]:
         listings.c.subject_id,
         listings.c.list_name,
         listings.c.record_id,
+        listings.c.criterion,
         listings.c.starts_on,
         listings.c.ends_on,
         listings.c.removed_on,
