@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 RECORD_COLUMNS = ", ".join(RECORD_SCHEMA.names)
 SUBJECT_SCHEMA = pa.schema([("id", pa.int64()), ("kind", pa.string())])
+# With the region code its identifier carries (null where none does), for breakdowns by region.
+SUBJECT_REGION_SCHEMA = SUBJECT_SCHEMA.append(pa.field("region_code", pa.string()))
 RATING_SCHEMA = pa.schema(
     [
         ("rulebook_id", pa.int64()),
@@ -372,12 +374,14 @@ def child_catch_up() -> None:
 # --- subjects, ratings, listings ------------------------------------------------------------------
 
 
-def subjects(store: Store) -> pa.Table:
-    """Every subject's id and kind."""
+def subjects(store: Store, *, regions: bool = False) -> pa.Table:
+    """Every subject's id and kind (``SUBJECT_SCHEMA``); with ``regions``, its region code
+    too (``SUBJECT_REGION_SCHEMA``)."""
+    schema = SUBJECT_REGION_SCHEMA if regions else SUBJECT_SCHEMA
     if store.dialect == "postgresql":
-        return _query(store, "SELECT id, kind FROM subjects", [], SUBJECT_SCHEMA)
+        return _query(store, f"SELECT {', '.join(schema.names)} FROM subjects", [], schema)
     with store.read() as conn:
-        return _sqlite_packed(conn, "subjects", SUBJECT_SCHEMA)
+        return _sqlite_packed(conn, "subjects", schema)
 
 
 def _stored(

@@ -1,21 +1,24 @@
-"""`candor rulebook …`: lint rulebook files, activate versions, list them, print the schema."""
+"""`candor rulebook …`: lint rulebook files, see whom a new version moves, activate versions,
+list them, print the schema."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from candor.cli.options import DbOption, EffectiveOption, JsonOption, day, settings_for
-from candor.cli.output import emit, reports_errors, stdout
+from candor.cli.options import AsOfOption, DbOption, EffectiveOption, JsonOption, day, settings_for
+from candor.cli.output import emit, reports_errors, stderr, stdout
 from candor.domain.rulebook_lint import POINTS_CAP, Finding, Severity
 from candor.services import rulebook_lint, subject_reads
 from candor.services import rulebooks as service
 from candor.services.registry import load_registry
+from candor.services.rulebook_diff import diff_rulebooks
 from candor.store import open_store
 
 app = typer.Typer(
@@ -75,6 +78,141 @@ def lint(
     emit(data, as_json=as_json, render=render)
     if errors:
         raise typer.Exit(1)
+
+
+@app.command("diff")
+@reports_errors
+def diff(
+    old: Annotated[
+        Path, typer.Argument(help="The rulebook file in force (OLD).", show_default=False)
+    ],
+    new: Annotated[Path, typer.Argument(help="The proposed version (NEW).", show_default=False)],
+    as_of: AsOfOption = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Also write the report as a static HTML page with charts here."),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show whom a new version of a rulebook moves before anyone activates it: both files are
+    linted, then run over the store's current records as of the date, and compared — grade
+    transitions, listings and measures gained and lost, points per rule, and who is moved by
+    kind and by region, with each region's disparity. Nothing is stored."""
+    settings = settings_for(db)
+    with (
+        open_store(settings.database_url) as store,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task("reading the rulebooks", total=None)
+        found = diff_rulebooks(
+            store,
+            load_registry(settings),
+            old,
+            new,
+            as_of=day(as_of),
+            on_progress=lambda stage: progress.update(task, description=stage),
+            mirror_dir=settings.rating_mirror_dir,
+        )
+        if html is not None:
+            progress.update(task, description=f"writing {html}")
+            html.write_text(found.html(), encoding="utf-8")
+    report = found.to_json()
+    if html is not None:
+        report["html"] = str(html)
+    emit(report, as_json=as_json, render=lambda: _render_diff(report))
+
+
+# Provinces and regions shown in the terminal; --json and --html have every one.
+PROVINCES_SHOWN, REGIONS_SHOWN = 10, 15
+
+
+def _render_diff(doc: dict[str, Any]) -> None:
+    overall = doc["overall"]
+    stdout.print(
+        f"[bold]{doc['rulebook']}[/] {doc['old']['version']} (OLD) → {doc['new']['version']} "
+        f"(NEW) as of {doc['as_of']}: {doc['subjects']:,} subjects, {doc['records']:,} records, "
+        f"{doc['seconds']:.1f} s; nothing stored"
+    )
+    stdout.print(
+        f"[red]{overall['adversely_moved']:,} adversely moved[/], "
+        f"[blue]{overall['favourably_moved']:,} favourably moved[/]"
+    )
+    grades = doc["grades"]
+    matrix = Table("OLD ↓  NEW →", *grades, title="grade transitions")
+    for before in grades:
+        cells = []
+        for after in grades:
+            n = doc["transitions"][before][after]
+            cells.append(f"[red]{n:,}[/]" if n and before != after else f"{n:,}")
+        matrix.add_row(before, *cells)
+    stdout.print(matrix)
+    if doc["lists"]:
+        lists = Table("list", "in force OLD", "in force NEW", "newly listed", "delisted")
+        for r in doc["lists"]:
+            lists.add_row(
+                r["list"],
+                *(
+                    f"{r[k]:,}"
+                    for k in ("in_force_old", "in_force_new", "newly_listed", "delisted")
+                ),
+            )
+        stdout.print(lists)
+        measures = Table("measure", "applies OLD", "applies NEW", "newly applying", "lifted")
+        for r in doc["measures"]:
+            keys = ("applying_old", "applying_new", "newly_applying", "no_longer_applying")
+            measures.add_row(r["measure"], *(f"{r[k]:,}" for k in keys))
+        stdout.print(measures)
+    rules = Table("rule", "OLD points", "NEW points", "change", title="points per rule")
+    for r in doc["rules"]:
+        rules.add_row(
+            r["rule"],
+            "—" if r["old_points"] is None else f"{r['old_points']:,}",
+            "—" if r["new_points"] is None else f"{r['new_points']:,}",
+            f"{r['change']:+,}",
+        )
+    stdout.print(rules)
+    heads = ("subjects", "adversely", "favourably", "grade worse", "grade better")
+    tally = ("subjects", "adversely_moved", "favourably_moved", "grade_worse", "grade_better")
+    kinds = Table("kind", *heads, title="by kind")
+    for row in doc["by_kind"]:
+        kinds.add_row(row["kind"], *(f"{row[k]:,}" for k in tally))
+    stdout.print(kinds)
+    for title, rows, label in (
+        ("by province", doc["by_province"][:PROVINCES_SHOWN], "province"),
+        ("by region", doc["by_region"][:REGIONS_SHOWN], "region_code"),
+    ):
+        table = Table(
+            label.replace("_", " "),
+            "subjects",
+            "adversely",
+            "share adversely",
+            "ratio to overall",
+            title=f"{title}: the {len(rows)} with most subjects (all: --json or --html)",
+        )
+        for row in rows:
+            share, ratio = row["adverse_share"], row["disparity_ratio"]
+            name = row[label] or "unknown"
+            if label == "region_code" and row["province"]:
+                name = f"{name} {row['province']}"
+            table.add_row(
+                name,
+                f"{row['subjects']:,}",
+                f"{row['adversely_moved']:,}",
+                "—" if share is None else f"{share:.2%}",
+                "—" if ratio is None else f"{ratio:.2f}",
+            )
+        stdout.print(table)
+    if overall["adverse_share"] is not None:
+        stdout.print(f"overall share adversely moved: {overall['adverse_share']:.2%}")
+    if "html" in doc:
+        stdout.print(f"wrote {doc['html']}")
 
 
 @app.command("activate")
