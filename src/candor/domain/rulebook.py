@@ -412,13 +412,24 @@ class ListSpec(_Model):
         return self
 
 
+class MeasureKind(StrEnum):
+    PENALTY = "penalty"
+    REWARD = "reward"
+
+
 class Measure(_Model):
-    """A consequence relying parties apply to a listed subject — and to nobody else."""
+    """A consequence relying parties apply to a subject — and to nobody else: a penalty a
+    listing imposes, or a reward (a listing, or a grade, earns it)."""
 
     title: str = Field(min_length=1, max_length=200)
     domain: Name
     legal_basis: Citation | None = None
-    imposed_by: tuple[Name, ...] = Field(min_length=1)
+    kind: MeasureKind = MeasureKind.PENALTY
+    imposed_by: tuple[Name, ...] = ()  # the lists whose listings bring it
+    # The grades that earn it (a subject scored, with consent, in one of them). Only a reward may
+    # be tied to grades: a low score is never by itself grounds for a penalty, and lint refuses
+    # such a measure (``grade-penalty``).
+    grades: tuple[Grade, ...] = ()
     # Whom it restricts. Only ``subject`` passes lint: the field exists so that a rulebook that
     # tries to reach relatives, representatives or associates is refused by name, not by schema.
     applies_to: Name = "subject"
@@ -463,13 +474,25 @@ class Rulebook(_Model):
         for o in self.overrides:
             if self.grades is not None and o.grade not in {b.grade for b in self.grades.bands}:
                 raise ValueError(f"override {o.id}: grade {o.grade} is not one of the bands")
-        for name, measure in self.measures.items():
-            for listed in measure.imposed_by:
-                if listed not in self.lists:
-                    raise ValueError(f"measure {name}: imposed_by names no list {listed!r}")
+        self._measures_name_lists_or_grades()
         if not (self.score or self.lists):
             raise ValueError("a rulebook has a score, lists, or both")
         return self
+
+    def _measures_name_lists_or_grades(self) -> None:
+        bands = {b.grade for b in self.grades.bands} if self.grades else set()
+        for name, measure in self.measures.items():
+            if bool(measure.imposed_by) == bool(measure.grades):
+                raise ValueError(
+                    f"measure {name}: give imposed_by (the lists that bring it) or grades (the "
+                    "grades that earn it), one of the two"
+                )
+            for listed in measure.imposed_by:
+                if listed not in self.lists:
+                    raise ValueError(f"measure {name}: imposed_by names no list {listed!r}")
+            for grade in measure.grades:
+                if grade not in bands:
+                    raise ValueError(f"measure {name}: grade {grade} is not one of the bands")
 
     @property
     def key(self) -> str:

@@ -16,6 +16,8 @@ Errors (the rulebook cannot take effect):
   representative, associates) — collective punishment;
 - ``cross-domain``: a measure in another domain than the rulebook that imposes it, without a
   legal basis that authorises that tie (``cross_domain_basis``) — the joint-punishment case;
+- ``grade-penalty``: a measure other than a reward tied to grades — a low score is never by
+  itself grounds for a penalty (Rongcheng's own rule); rewards may be tied to grades;
 - ``not-final``: a penalty that counts records which are not final decisions (records under
   review, investigations) without a documented ``exception``;
 - ``unknown-reference``, ``prohibited-data``, ``personal-data``, ``condition``, ``invalid``: what
@@ -34,7 +36,7 @@ from enum import StrEnum
 from itertools import pairwise
 
 from candor.domain.registry import Registry
-from candor.domain.rulebook import FINAL, Rule, Rulebook
+from candor.domain.rulebook import FINAL, MeasureKind, Rule, Rulebook
 
 # Points one rule may add or deduct for one record before lint warns (``--points-cap``): the
 # largest single deduction in the published Rongcheng table is 100.
@@ -160,15 +162,20 @@ def _measures(rulebook: Rulebook) -> Iterator[Finding]:
                 f"measure {name} applies to {measure.applies_to!r}: a measure restricts the "
                 "listed subject only, never a relative, a representative or an associate",
             )
-        if (
-            measure.domain != rulebook.domain
-            and measure.imposed_by
-            and not measure.cross_domain_basis
-        ):
+        if measure.grades and measure.kind is not MeasureKind.REWARD:
+            yield _error(
+                f"{path}.grades",
+                "grade-penalty",
+                f"measure {name} is a {measure.kind.value} triggered by grade alone: a low score "
+                "is never by itself grounds for a penalty; only a reward (kind: reward) may be "
+                "tied to grades",
+            )
+        if measure.domain != rulebook.domain and not measure.cross_domain_basis:
+            by = "a list" if measure.imposed_by else "a grade"
             yield _error(
                 f"{path}.cross_domain_basis",
                 "cross-domain",
-                f"measure {name} is in domain {measure.domain!r}, imposed by a list of the "
+                f"measure {name} is in domain {measure.domain!r}, brought by {by} of the "
                 f"{rulebook.domain!r} rulebook: a consequence in another domain needs a legal "
                 "basis that authorises that tie (joint punishment is not a default)",
             )

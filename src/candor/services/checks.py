@@ -31,7 +31,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -45,7 +45,7 @@ from candor.domain.pseudonyms import Hashed, IdentifierHasher
 from candor.domain.registry import Registry
 from candor.domain.rulebook import ActiveRulebook
 from candor.errors import InvalidInput, NotFound, PayloadTooLarge, StaleSecret
-from candor.services.rating import rate_subject, rerate_subject
+from candor.services.rating import rate_subject, ratings_of, rerate_subject
 from candor.services.rulebooks import governing
 from candor.services.secret import KeyRing
 from candor.store import checks as stored
@@ -150,7 +150,8 @@ class Measures:
         self._imposing: dict[str, dict[tuple[int, str], str]] = {}
 
     def imposing(self, measure: str) -> dict[tuple[int, str], str]:
-        """(rulebook id, list name) → how to object, for every list imposing ``measure``.
+        """(rulebook id, list name) → how to object, for every list imposing ``measure`` (none
+        for a reward that grades earn: see ``graded``).
 
         Raises:
             NotFound: no rulebook governing the date defines ``measure``.
@@ -165,9 +166,17 @@ class Measures:
                 for name in spec.imposed_by:
                     found[(active.id, name)] = active.rulebook.lists[name].how_to_object
             self._imposing[measure] = found
-        if not found:
+        if not found and not self.graded(measure):
             raise NotFound(f"no rulebook in force on {self.as_of} defines the measure {measure!r}")
         return found
+
+    def graded(self, measure: str) -> dict[int, frozenset[str]]:
+        """Rulebook id → the grades that earn ``measure``, for a reward tied to grades."""
+        return {
+            active.id: frozenset(spec.grades)
+            for active in self.rulebooks
+            if (spec := active.rulebook.measures.get(measure)) is not None and spec.grades
+        }
 
     def entry_types(self, measure: str) -> list[str]:
         """The record types that can put a subject on a list imposing ``measure``."""
@@ -231,6 +240,12 @@ def _decide(
 
 def _in_store(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     return (row for row in rows if row["withdrawn_on"] is None)
+
+
+def _earns(ratings: Iterable[dict[str, Any]], graded: Mapping[int, frozenset[str]]) -> bool:
+    """Whether a subject's ratings earn a reward tied to grades: scored, with consent, in one
+    of the grades under a rulebook that ties the reward to them."""
+    return any(r["consented"] and r["grade"] in graded.get(r["rulebook_id"], ()) for r in ratings)
 
 
 def _as_of_earlier(
@@ -340,6 +355,19 @@ class Checks:
         subject_id = state.subject_id
         if subject_id is None:
             return _found(measure, as_of, None, None, imposing)
+        if graded := measures.graded(measure):
+            # A grade changes as records age out of their windows: it is rated for the date
+            # asked, never read from a stored rating of another date.
+            if not rate:
+                return None
+            chosen = None
+            if imposing:
+                chosen = _as_of_earlier(
+                    self.store, self.registry, subject_id, state.listings, imposing, as_of
+                )
+            _, rows = rate_subject(self.store, self.registry, subject_id, as_of=as_of)
+            earned = chosen is None and _earns(rows.ratings, graded)
+            return _found(measure, as_of, subject_id, chosen, imposing, state.disputed, earned)
         current = not state.stale and state.rated_for is not None and state.rated_for <= as_of
         if not (current or rate):
             return None
@@ -370,11 +398,14 @@ def _found(
     chosen: dict[str, Any] | None,
     imposing: Mapping[tuple[int, str], str],
     disputed: bool = False,
+    earned: bool = False,
 ) -> Found:
+    """The answer: a listing ``chosen`` decides it, or a grade that ``earned`` a reward (which
+    has no listing, no end and nothing to object to: the answer says only that it applies)."""
     answer = CheckAnswer(
         measure=measure,
         as_of=as_of,
-        applies=chosen is not None,
+        applies=chosen is not None or earned,
         listing=chosen.get("ref") if chosen else None,
         until=effective_end(chosen) if chosen else None,
         how_to_object=imposing[(chosen["rulebook_id"], chosen["list_name"])] if chosen else None,
@@ -560,6 +591,9 @@ _NOT_APPLYING: dict[str, Any] = {
     "disputed": False,
 }
 _NOT_APPLYING_DISPUTED: dict[str, Any] = {**_NOT_APPLYING, "disputed": True}
+# A reward a grade earns: no listing, no end.
+_EARNED: dict[str, Any] = {**_NOT_APPLYING, "applies": True}
+_EARNED_DISPUTED: dict[str, Any] = {**_EARNED, "disputed": True}
 
 
 def _pair(item: object) -> tuple[str, str] | None:
@@ -672,6 +706,7 @@ def _answers(
     subjects: list[int | None],
     chosen: Mapping[int, dict[str, Any]],
     disputed: set[int],
+    earned: Collection[int] = (),
 ) -> tuple[list[dict[str, Any]], list[_LogAnswer], int]:
     """The response entries in order; the log's answers for the valid identifiers that name a
     subject; and how many valid identifiers name none (each answered "does not apply").
@@ -694,7 +729,10 @@ def _answers(
             unnamed += 1
             continue
         listing = chosen.get(subject_id)
-        if listing is None:
+        if listing is None and subject_id in earned:
+            answers.append(_EARNED_DISPUTED if subject_id in disputed else _EARNED)
+            logged.append((subject_id, True, None, None))
+        elif listing is None:
             answers.append(_NOT_APPLYING_DISPUTED if subject_id in disputed else _NOT_APPLYING)
             logged.append((subject_id, False, None, None))
         else:
@@ -764,10 +802,15 @@ def check_many(
             state = stored.rating_state(conn)
     stages.done("re-rate")
     chosen = _bulk_listings(store, registry, known, state, measures, measure, imposing, as_of)
+    earned: set[int] = set()
+    if graded := measures.graded(measure):
+        unlisted = [s for s in known if s not in chosen]
+        rated = ratings_of(store, registry, unlisted, as_of=as_of)
+        earned = {s for s, rows in rated.items() if _earns(rows, graded)}
     with store.read() as conn:
         disputed = objection_rows.disputed(conn, known)
     stages.done("listings")
-    answers, logged, unnamed = _answers(problems, subjects, chosen, disputed)
+    answers, logged, unnamed = _answers(problems, subjects, chosen, disputed, earned)
     stages.done("answers")
 
     asked = (at, client, purpose, measure, as_of)

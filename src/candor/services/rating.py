@@ -338,6 +338,34 @@ def rate_subject(
         return rulebooks, run_in_store(conn, plan, subject_id, as_of)
 
 
+# Up to this many subjects, ``ratings_of`` rates each in the store; beyond, everyone on DuckDB
+# once (a bulk check of a city's residents) and keeps theirs.
+_ONE_BY_ONE = 500
+
+
+def ratings_of(
+    store: Store, registry: Registry, subject_ids: list[int], *, as_of: date
+) -> dict[int, list[dict[str, Any]]]:
+    """The ratings of ``subject_ids`` as of any date (one row per scoring rulebook: consented,
+    score, grade), computed from the records — nothing is stored."""
+    if len(subject_ids) <= _ONE_BY_ONE:
+        return {s: rate_subject(store, registry, s, as_of=as_of)[1].ratings for s in subject_ids}
+    rulebooks = governing(store, as_of)
+    if not rulebooks:
+        return {}
+    plan = plan_for(rulebooks, registry, one_subject=False)
+    types = sorted(set().union(*(a.rulebook.record_types() for a in rulebooks)))
+    with store.read() as conn:
+        through = stored.watermark(conn)
+    records = export.records(store, types, as_of, through)
+    ratings = run_batch(plan, records, export.subjects(store), as_of)["ratings"]
+    wanted = ratings.filter(pc.is_in(ratings["subject_id"], pa.array(subject_ids, pa.int64())))
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in wanted.to_pylist():
+        out.setdefault(row["subject_id"], []).append(row)
+    return out
+
+
 def rerate_subject(store: Store, registry: Registry, subject_id: int, *, today: date) -> Rows:
     """Re-rate one subject as of today and store its ratings and listings (its records changed)."""
     rulebooks = governing(store, today)
