@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from candor.domain.records import RecordStatus
 from candor.domain.registry import AttributeSpec, AttributeType, Registry, parse_registry
@@ -34,6 +35,7 @@ from candor.domain.rulebook import (
     Rule,
     Rulebook,
     Score,
+    Several,
 )
 from candor.domain.subjects import SubjectKind
 
@@ -300,6 +302,7 @@ def lists(draw: st.DrawFn, types: tuple[str, ...] = RULE_TYPES) -> ListSpec:
             condition=draw(_condition(t)),
             term=draw(_maybe(periods(days=False))),
             statuses=draw(_statuses()),
+            **draw(_uncorrected(t)),
         )
         for _ in range(draw(st.integers(1, 2)))
     )
@@ -331,14 +334,32 @@ def lists(draw: st.DrawFn, types: tuple[str, ...] = RULE_TYPES) -> ListSpec:
         )
         for _ in range(draw(st.sampled_from([0, 1, 1, 2])))
     )
-    return ListSpec(
-        title="A list",
-        entry=entry,
-        exceptions=exceptions,
-        term=term,
-        extension=extension,
-        removal=removal,
-    )
+    spec = {
+        "title": "A list",
+        "entry": entry,
+        "exceptions": exceptions,
+        "term": term,
+        "extension": extension,
+        "removal": removal,
+    }
+    several = draw(st.sampled_from([Several.FIRST, Several.LONGEST]))
+    try:
+        return ListSpec(**spec, when_several=several)
+    except ValidationError:  # ``longest`` with periods in days and in months: not comparable
+        return ListSpec(**spec)
+
+
+@st.composite
+def _uncorrected(draw: st.DrawFn, record_type: str) -> dict[str, Any]:
+    """Now and then an entry that waits for its record to stand uncorrected, corrected by a
+    record type that refers to entries (what ``records`` draws as triggers)."""
+    if draw(st.integers(0, 3)):
+        return {}
+    correctors = [t for t in REMOVAL_TYPES if t != record_type]
+    return {
+        "uncorrected_for": draw(periods()),
+        "corrected_by": tuple(draw(st.sets(st.sampled_from(correctors), min_size=1, max_size=2))),
+    }
 
 
 @st.composite

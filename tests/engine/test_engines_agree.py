@@ -254,10 +254,13 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     settling = tuple(
         sorted(
             {
-                c.record_type
+                t
                 for a in rulebooks
                 for spec in a.rulebook.lists.values()
-                for c in spec.removal
+                for t in (
+                    *(c.record_type for c in spec.removal),
+                    *(t for c in spec.entry for t in c.corrected_by),
+                )
             }
         )
     )
