@@ -128,11 +128,13 @@ def test_candor_rulebook_lint_exits_1_on_errors_and_says_each_finding(
     )
     assert bad.exit_code == 1, bad.output
     doc = json.loads(bad.stdout)
-    assert [(f["file"], f["code"], f["path"]) for f in doc["findings"]] == [
-        (str(NO_BASIS), "legal-basis", "rules.0.legal_basis"),
-        (str(NO_WARNING), "no-advance-warning", "lists.debtors.advance_warning"),
+    assert set(doc) == {"errors", "warnings"}  # CONTRACT.md
+    assert [(f["file"], f["code"], f["path"], f["severity"]) for f in doc["errors"]] == [
+        (str(NO_BASIS), "legal-basis", "rules.0.legal_basis", "error")
     ]
-    assert (doc["errors"], doc["warnings"]) == (1, 1)
+    assert [(f["file"], f["code"], f["path"], f["severity"]) for f in doc["warnings"]] == [
+        (str(NO_WARNING), "no-advance-warning", "lists.debtors.advance_warning", "warning")
+    ]
 
     warned = runner.invoke(app, ["rulebook", "lint", str(NO_WARNING)], env=env)
     assert warned.exit_code == 0, warned.output

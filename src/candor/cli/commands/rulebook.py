@@ -60,10 +60,10 @@ def lint(
         for file in files:
             findings += rulebook_lint.lint_file(file, registry, points_cap=points_cap)[1]
     errors = sum(f.severity is Severity.ERROR for f in findings)
+    # The contract's shape: the findings of each severity, in the order found.
     data = {
-        "errors": errors,
-        "warnings": len(findings) - errors,
-        "findings": [f.to_json() for f in findings],
+        "errors": [f.to_json() for f in findings if f.severity is Severity.ERROR],
+        "warnings": [f.to_json() for f in findings if f.severity is not Severity.ERROR],
     }
 
     def render() -> None:
