@@ -12,6 +12,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -22,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bench import checks, ingest, ledger, rating
+from bench import checks, ingest, ledger, rating, rulebook_diff
 from bench.core import BENCH_DIR, REPO_ROOT, Area, Context, Result
 from bench.machine import facts
 from bench.pg import configured_url
@@ -36,7 +37,8 @@ from bench.report import (
 )
 
 AREAS: dict[str, Area] = {
-    area.name: area for area in (ingest.AREA, checks.AREA, rating.AREA, ledger.AREA)
+    area.name: area
+    for area in (ingest.AREA, checks.AREA, rating.AREA, rulebook_diff.AREA, ledger.AREA)
 }
 RESULTS = BENCH_DIR / "results.json"
 README = REPO_ROOT / "README.md"
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     started = time.perf_counter()
     results: list[Result] = []
-    areas: dict[str, dict[str, object]] = {}
+    areas: dict[str, dict[str, Any]] = {}
     failed = False
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -108,7 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
     command = " ".join(["python -m bench", *(a for a in given if a != "--check")])
     machine = facts(pg_url)
-    all_areas, all_rows = merged(load_previous(args.results), areas, results)
+    previous = load_previous(args.results)
+    for info in areas.values():
+        info["machine"] = machine
+    all_areas, all_rows = merged(previous, areas, results)
+    # Areas kept from an earlier run were measured on that run's machine (recorded per area
+    # since the rulebook_diff area; before, only the run's): the README says so.
+    earlier: dict[str, dict[str, Any]] = {}
+    for name, info in all_areas.items():
+        if name not in areas:
+            info.setdefault("machine", previous.get("machine"))
+            if isinstance(info["machine"], dict):
+                earlier[name] = info["machine"]
     out = Console()
     if not out.is_terminal:
         out = Console(width=200)  # a log or a pipe: do not squeeze the table into 80 columns
@@ -123,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     errors.print(f"wrote {args.results} ({seconds:.0f} s in all)")
     if not args.no_readme:
-        if rewrite_readme(README, markdown(all_rows, machine, command)):
+        if rewrite_readme(README, markdown(all_rows, machine, command, earlier)):
             errors.print(f"rewrote the benchmark section of {README.name}")
         else:
             errors.print(f"[yellow]{README.name} has no benchmark markers; left as it is[/]")

@@ -93,6 +93,11 @@ def _version(package: str) -> str | None:
         return None
 
 
+def hardware(machine: dict[str, Any]) -> str:
+    """The processor and memory a run had."""
+    return f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB RAM"
+
+
 def one_line(machine: dict[str, Any]) -> str:
     """The facts a reader needs to weigh the numbers, in one sentence."""
     pg = machine.get("postgresql")

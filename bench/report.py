@@ -14,7 +14,7 @@ from typing import Any
 from rich.table import Table
 
 from bench.core import Result, met_text, number, ratio_text
-from bench.machine import one_line
+from bench.machine import hardware, one_line
 
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
@@ -57,8 +57,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(results: list[Result], machine: dict[str, Any], command: str) -> str:
-    """The README section: a table of every row, then the machine and the command."""
+def markdown(
+    results: list[Result],
+    machine: dict[str, Any],
+    command: str,
+    earlier: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """The README section: a table of every row, then the machine and the command (and, for
+    ``earlier``: areas kept from earlier runs, the machine each was measured on)."""
     lines = [
         "| Benchmark | Measure | Value | Baseline | Ratio | Target | Met | Notes |",
         "|---|---|--:|---|--:|---|:-:|---|",
@@ -86,6 +92,12 @@ def markdown(results: list[Result], machine: dict[str, Any], command: str) -> st
         f"Measured with `{command}` on {one_line(machine)}. Every ratio compares with a baseline "
         "measured in the same run on the same machine; `bench/results.json` has every figure.",
     ]
+    by_machine: dict[str, list[str]] = {}
+    for area, measured_on in (earlier or {}).items():
+        by_machine.setdefault(hardware(measured_on), []).append(f"`{area}`")
+    if by_machine:
+        kept = "; ".join(f"{', '.join(names)} on {hw}" for hw, names in by_machine.items())
+        lines[-1] += f" Rows of other areas are kept from earlier runs: {kept}."
     return "\n".join(lines)
 
 

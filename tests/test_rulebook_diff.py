@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from candor.domain.listings import in_force
-from candor.domain.rulebook import ActiveRulebook, Rulebook
+from candor.domain.rulebook import ActiveRulebook, MeasureKind, Rulebook
 from candor.engine.execute import Rows, run_in_store
 from candor.services.registry import load_registry
 from candor.services.rulebooks import SAMPLE_RULEBOOKS, plan_for, read_rulebook
@@ -111,15 +111,28 @@ def rated_one_by_one(
             if scored:
                 for line in rows.contributions:
                     points[line["rule_id"]] += line["points"]
+            grade = rows.ratings[0]["grade"] if scored else "not scored"
             out[subject_id] = Rated(
-                rows.ratings[0]["grade"] if scored else "not scored",
+                grade,
                 lists,
                 frozenset(
-                    name for name, m in rulebook.measures.items() if lists & set(m.imposed_by)
+                    name
+                    for name, m in rulebook.measures.items()
+                    if lists & set(m.imposed_by) or (scored and grade in m.grades)
                 ),
                 dict(points),
             )
     return out
+
+
+def red_lists(rulebook: Rulebook) -> set[str]:
+    """Lists every measure of which is a reward (none in the shipped samples)."""
+    return {
+        name
+        for name in rulebook.lists
+        if {m.kind for m in rulebook.measures.values() if name in m.imposed_by}
+        == {MeasureKind.REWARD}
+    }
 
 
 def rank(rulebook: Rulebook, grade: str) -> int | None:
@@ -166,6 +179,26 @@ def expected_report(demo: Demo, old_file: Path, new_file: Path) -> dict[str, Any
         r_old, r_new = rank(old, o.grade), rank(new, n.grade)
         worse = r_old is not None and r_new is not None and r_new > r_old
         better = r_old is not None and r_new is not None and r_new < r_old
+        # On or off a red list, a reward gained or lost, move the other way than a penalty.
+        red_old, red_new = red_lists(old), red_lists(new)
+        rewards_old = {m for m in o.measures if old.measures[m].kind is MeasureKind.REWARD}
+        rewards_new = {m for m in n.measures if new.measures[m].kind is MeasureKind.REWARD}
+        listed, delisted = n.lists - o.lists, o.lists - n.lists
+        imposed, lifted = n.measures - o.measures, o.measures - n.measures
+        adverse = bool(
+            worse
+            or listed - red_new
+            or delisted & red_old
+            or imposed - rewards_new
+            or lifted & rewards_old
+        )
+        favourable = bool(
+            better
+            or delisted - red_old
+            or listed & red_new
+            or lifted - rewards_old
+            or imposed & rewards_new
+        )
         moved = {
             "subjects": 1,
             "grade_worse": worse,
@@ -174,8 +207,8 @@ def expected_report(demo: Demo, old_file: Path, new_file: Path) -> dict[str, Any
             "delisted": bool(o.lists - n.lists),
             "newly_under_measure": bool(n.measures - o.measures),
             "measure_lifted": bool(o.measures - n.measures),
-            "adversely_moved": worse or bool(n.lists - o.lists) or bool(n.measures - o.measures),
-            "favourably_moved": better or bool(o.lists - n.lists) or bool(o.measures - n.measures),
+            "adversely_moved": adverse,
+            "favourably_moved": favourable,
         }
         for tally in (by_kind[person.kind], by_region[person.region_code]):
             tally.update({k: int(v) for k, v in moved.items()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from candor.domain.rulebook import Band, Grades, Measure
+from candor.domain.rulebook import Band, Grades, parse_rulebook
 from candor.domain.rulebook_diff import (
     NO_GRADE,
     NOT_SCORED,
@@ -14,9 +14,10 @@ from candor.domain.rulebook_diff import (
     disparity,
     grade_label,
     grade_order,
-    measures_applying,
     move,
+    reward_lists,
     rule_changes,
+    standing,
 )
 
 ABC = Grades(bands=(Band(grade="A", min=900), Band(grade="B", min=600), Band(grade="C")))
@@ -48,24 +49,64 @@ def test_becoming_scored_or_unscored_is_no_grade_move(old: str, new: str) -> Non
     assert moved.grade_change == 0 and not moved.adverse and not moved.favourable
 
 
-def test_a_listing_or_measure_gained_is_adverse_and_one_lost_favourable() -> None:
-    debtors = frozenset({"debtors"})
-    listed = move(Standing("A"), Standing("A", debtors), ABC, ABC)
-    assert listed.adverse and not listed.favourable and listed.listed == debtors
-    both = move(Standing("A", debtors), Standing("B"), ABC, ABC)
-    assert both.adverse and both.favourable  # a worse grade, and off the list
-    lifted = move(Standing("A", debtors, frozenset({"no_air"})), Standing("A", debtors), ABC, ABC)
-    assert lifted.favourable and lifted.lifted == {"no_air"} and not lifted.adverse
+# A court's list whose measures restrict, a red list whose measure rewards, and a reward that
+# grade A earns.
+BOOK = parse_rulebook(
+    """
+rulebook: t
+version: "1"
+title: T
+domain: civic
+score: {base: 1000}
+grades: {bands: [{grade: A, min: 960}, {grade: B, min: 850}, {grade: C}]}
+lists:
+  debtors: {title: Debtors, entry: [{record_type: court.dishonest_debtor_finding}]}
+  red: {title: Trustworthy, entry: [{record_type: civic.heroic_act}]}
+  watch: {title: Watched, entry: [{record_type: traffic.drunk_driving}]}
+measures:
+  no_air: {title: No flights, domain: transport, imposed_by: [debtors]}
+  no_rail: {title: No trains, domain: transport, imposed_by: [debtors, watch]}
+  fast_lane: {title: Fast lane, domain: civic, kind: reward, imposed_by: [red]}
+  free_bikes: {title: Free bikes, domain: civic, kind: reward, grades: [A]}
+""",
+    origin="test",
+)
 
 
-def test_measures_apply_through_any_list_that_imposes_them() -> None:
-    measures = {
-        "no_air": Measure(title="No flights", domain="transport", imposed_by=("a", "b")),
-        "no_rail": Measure(title="No trains", domain="transport", imposed_by=("b",)),
-    }
-    assert measures_applying(measures, frozenset({"a"})) == {"no_air"}
-    assert measures_applying(measures, frozenset({"b"})) == {"no_air", "no_rail"}
-    assert measures_applying(measures, frozenset()) == frozenset()
+def test_measures_apply_through_any_list_that_imposes_them_or_a_grade_that_earns_them() -> None:
+    assert standing(BOOK, "B", frozenset({"watch"})).measures == {"no_rail"}
+    assert standing(BOOK, "B", frozenset({"debtors"})).measures == {"no_air", "no_rail"}
+    earned = standing(BOOK, "A", frozenset({"red"}))
+    assert earned.measures == earned.rewards == {"fast_lane", "free_bikes"}
+    assert earned.reward_lists == {"red"}
+    assert standing(BOOK, NOT_SCORED, frozenset()).measures == frozenset()
+    # A list without measures is a penalty to be on; a list is a reward list only when every
+    # measure it brings is a reward.
+    assert reward_lists(BOOK) == {"red"}
+
+
+def test_penalties_gained_and_rewards_lost_are_adverse_and_the_reverse_favourable() -> None:
+    def moved(old: Standing, new: Standing) -> tuple[bool, bool]:
+        m = move(old, new, BOOK.grades, BOOK.grades)
+        return m.adverse, m.favourable
+
+    plain, debtor = standing(BOOK, "B", frozenset()), standing(BOOK, "B", frozenset({"debtors"}))
+    assert moved(plain, debtor) == (True, False)
+    assert moved(debtor, plain) == (False, True)
+    red = standing(BOOK, "B", frozenset({"red"}))
+    assert moved(plain, red) == (False, True)  # onto the red list, a reward gained
+    assert moved(red, plain) == (True, False)
+    best = standing(BOOK, "A", frozenset())
+    assert moved(best, plain) == (True, False)  # a grade lost, and the reward it earned
+    assert moved(plain, best) == (False, True)
+    assert moved(debtor, standing(BOOK, "C", frozenset())) == (True, True)  # worse, but off
+    m = move(plain, debtor, BOOK.grades, BOOK.grades)
+    assert (m.listed, m.imposed, m.delisted, m.lifted) == (
+        {"debtors"},
+        {"no_air", "no_rail"},
+        frozenset(),
+        frozenset(),
+    )
 
 
 def test_tallies_count_subjects_once_however_they_moved() -> None:

@@ -4,12 +4,16 @@ the tallies, grade transitions and disparity figures of many.
 Definitions (docs/rulebooks.md, "Seeing whom a change moves"):
 - a subject's *standing* under a version: its grade (or ``not scored``: no consent on record,
   or a kind the version does not rate), the lists it is listed on in force, and the measures
-  that apply to it (those imposed by any of those lists);
+  that apply to it (those imposed by any of those lists, and rewards its grade earns);
+- a *reward list* is one whose measures are all rewards (a red list); every other list, and
+  every measure that is not a reward, is a penalty;
 - *adversely moved*: a worse grade under the new version (ranked by ``Grades.rank`` in the new
   version's bands where both grades are among them, else the old's, else each in its own
-  version's), or newly listed on any list, or a measure newly applying;
-- *favourably moved*: a better grade, or delisted from any list, or a measure no longer
-  applying. A subject can be both (a worse grade and a list left, say); each is counted once;
+  version's), or newly listed on a penalty list, or a penalty newly applying, or a reward list
+  or reward lost;
+- *favourably moved*: a better grade, or delisted from a penalty list, or a penalty no longer
+  applying, or a reward list or reward gained. A subject can be both (a worse grade and a list
+  left, say); each is counted once;
 - a region's *disparity*: the share of its subjects adversely moved, against the share of all
   subjects, and the ratio of the two (1: the change falls on the region as on everyone).
 """
@@ -20,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
-from candor.domain.rulebook import Grades, Measure
+from candor.domain.rulebook import Grades, MeasureKind, Rulebook
 
 NOT_SCORED = "not scored"
 # A version that scores without grade bands: a scored subject has no grade to compare.
@@ -34,11 +38,6 @@ def grade_label(scored: bool, grade: str | None) -> str:
     return grade if grade is not None else NO_GRADE
 
 
-def measures_applying(measures: Mapping[str, Measure], lists: frozenset[str]) -> frozenset[str]:
-    """The measures that apply to a subject listed in force on ``lists``."""
-    return frozenset(name for name, m in measures.items() if lists.intersection(m.imposed_by))
-
-
 @dataclass(frozen=True)
 class Standing:
     """What one rulebook version says of one subject on the date."""
@@ -46,6 +45,31 @@ class Standing:
     grade: str  # a grade, NOT_SCORED or NO_GRADE
     lists: frozenset[str] = frozenset()
     measures: frozenset[str] = frozenset()
+    reward_lists: frozenset[str] = frozenset()  # those of ``lists`` that are reward lists
+    rewards: frozenset[str] = frozenset()  # those of ``measures`` that are rewards
+
+
+def reward_lists(rulebook: Rulebook) -> frozenset[str]:
+    """The lists on which a listing is a benefit: each brings measures, all of them rewards."""
+    out = set()
+    for name in rulebook.lists:
+        brought = [m for m in rulebook.measures.values() if name in m.imposed_by]
+        if brought and all(m.kind is MeasureKind.REWARD for m in brought):
+            out.add(name)
+    return frozenset(out)
+
+
+def standing(rulebook: Rulebook, grade: str, lists: frozenset[str]) -> Standing:
+    """A subject's standing under ``rulebook``, graded ``grade`` and listed in force on
+    ``lists``: a measure applies through any list in its ``imposed_by``, or a grade in its
+    ``grades`` (a reward that grade earns)."""
+    measures = frozenset(
+        name
+        for name, m in rulebook.measures.items()
+        if lists.intersection(m.imposed_by) or grade in m.grades
+    )
+    rewards = frozenset(n for n in measures if rulebook.measures[n].kind is MeasureKind.REWARD)
+    return Standing(grade, lists, measures, lists & reward_lists(rulebook), rewards)
 
 
 def _has(grades: Grades | None, *names: str) -> bool:
@@ -96,11 +120,25 @@ class Move:
 
     @property
     def adverse(self) -> bool:
-        return self.grade_change > 0 or bool(self.listed) or bool(self.imposed)
+        old, new = self.old, self.new
+        return (
+            self.grade_change > 0
+            or bool(self.listed - new.reward_lists)  # onto a penalty list
+            or bool(self.delisted & old.reward_lists)  # off a reward list
+            or bool(self.imposed - new.rewards)  # a penalty
+            or bool(self.lifted & old.rewards)  # a reward lost
+        )
 
     @property
     def favourable(self) -> bool:
-        return self.grade_change < 0 or bool(self.delisted) or bool(self.lifted)
+        old, new = self.old, self.new
+        return (
+            self.grade_change < 0
+            or bool(self.delisted - old.reward_lists)
+            or bool(self.listed & new.reward_lists)
+            or bool(self.lifted - old.rewards)
+            or bool(self.imposed & new.rewards)
+        )
 
 
 def move(

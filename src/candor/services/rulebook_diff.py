@@ -33,9 +33,9 @@ from candor.domain.rulebook_diff import (
     disparity,
     grade_label,
     grade_order,
-    measures_applying,
     move,
     rule_changes,
+    standing,
 )
 from candor.engine.compiler import ALL_SUBJECTS, compile_plan
 from candor.engine.execute import run_batch
@@ -308,21 +308,21 @@ def _compare(
         groups = con.execute(_STANDINGS_SQL, {"old": OLD_ID, "new": NEW_ID}).fetchall()
     finally:
         con.close()
+    # Few distinct standings and moves among many groups: each is made once.
     standings: dict[tuple[str, tuple[str, ...] | None, int], Standing] = {}
     moves: dict[tuple[Standing, Standing], Move] = {}
 
-    def standing(label: str, lists: list[str] | None, side: int) -> Standing:
+    def standing_of(label: str, lists: list[str] | None, side: int) -> Standing:
         key = (label, tuple(lists) if lists else None, side)
         if key not in standings:
-            listed = frozenset(lists or ())
-            measures = (old if side == OLD_ID else new).measures
-            standings[key] = Standing(label, listed, measures_applying(measures, listed))
+            rulebook = old if side == OLD_ID else new
+            standings[key] = standing(rulebook, label, frozenset(lists or ()))
         return standings[key]
 
     comparison = Comparison()
     for kind, region, old_scored, old_grade, new_scored, new_grade, lo, ln, n in groups:
-        before = standing(grade_label(old_scored, old_grade), lo, OLD_ID)
-        after = standing(grade_label(new_scored, new_grade), ln, NEW_ID)
+        before = standing_of(grade_label(old_scored, old_grade), lo, OLD_ID)
+        after = standing_of(grade_label(new_scored, new_grade), ln, NEW_ID)
         if (before, after) not in moves:
             moves[before, after] = move(before, after, old.grades, new.grades)
         comparison.add(kind, region, moves[before, after], n)
