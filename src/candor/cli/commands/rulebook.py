@@ -84,9 +84,11 @@ def lint(
 @reports_errors
 def diff(
     old: Annotated[
-        Path, typer.Argument(help="The rulebook file in force (OLD).", show_default=False)
+        Path, typer.Argument(metavar="OLD", help="The rulebook file in force.", show_default=False)
     ],
-    new: Annotated[Path, typer.Argument(help="The proposed version (NEW).", show_default=False)],
+    new: Annotated[
+        Path, typer.Argument(metavar="NEW", help="The proposed version.", show_default=False)
+    ],
     as_of: AsOfOption = None,
     html: Annotated[
         Path | None,
