@@ -179,7 +179,7 @@ def _measure(ctx: Context, work: Path, name: str) -> list[Result]:
     if text.count(TICKET) != 1:
         raise AssertionError(f"{OLD.name} no longer deducts 5 points per traffic ticket")
     new = work / "rongcheng-ticket-doubled.yaml"
-    new.write_text(text.replace(TICKET, DOUBLED).replace('"2026.2"', '"2026.3"'), encoding="utf-8")
+    new.write_text(text.replace(TICKET, DOUBLED).replace('"2026.3"', '"2026.4"'), encoding="utf-8")
     step = {"directory": str(directory), "as_of": TODAY.isoformat()}
     diff = {**step, "old": str(OLD), "new": str(new), "html": str(work / "report.html")}
     _child(ctx, "warm-up", "rate_step", step)  # the records mirror caught up, files cached

@@ -161,7 +161,7 @@ def test_demo_builds_ingests_and_summarises_and_reruns_idempotently(
     assert first["records"] == ingested["accepted"]
     assert len(first["records_by_source"]) >= 6
     # Both sample rulebooks activated, everyone rated, one check answered over HTTP.
-    assert first["rulebooks"] == ["court-dishonest-debtors@2017.2", "rongcheng-personal@2026.2"]
+    assert first["rulebooks"] == ["court-dishonest-debtors@2017.2", "rongcheng-personal@2026.3"]
     rating = first["rating"]
     assert rating["subjects"] == sum(first["subjects"].values()) and rating["stored"] is True
     assert sum(rating["grades"].values()) > 0 and "dishonest_debtors" in rating["listings"]

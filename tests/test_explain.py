@@ -249,7 +249,7 @@ def test_api_rating_and_explanation_by_subject_reference(client: TestClient) -> 
     assert rating["ratings"] == [
         {
             "rulebook": "rongcheng-personal",
-            "version": "2026.2",
+            "version": "2026.3",
             "consented": True,
             "score": 910,
             "grade": "B",
@@ -294,9 +294,9 @@ def test_api_lists_rulebook_versions_and_their_text(client: TestClient) -> None:
     versions = client.get("/v1/rulebooks").json()["rulebooks"]
     assert {(v["rulebook"], v["version"], v["in_force"]) for v in versions} == {
         ("court-dishonest-debtors", "2017.2", True),
-        ("rongcheng-personal", "2026.2", True),
+        ("rongcheng-personal", "2026.3", True),
     }
-    one = client.get("/v1/rulebooks/rongcheng-personal/2026.2").json()
+    one = client.get("/v1/rulebooks/rongcheng-personal/2026.3").json()
     assert one["content"] == Path(RONGCHENG).read_text(encoding="utf-8")
     assert one["parsed"]["score"]["base"] == 1000
     assert client.get("/v1/rulebooks/rongcheng-personal/1999.1").status_code == 404

@@ -28,32 +28,23 @@ from tests.helpers import record_object, resident_id
 TODAY = date(2026, 11, 23)
 BEST, GOOD, UNSCORED, UNKNOWN = (resident_id(n) for n in (11, 12, 13, 14))
 
-REWARDS = """
-measures:
-  cheaper_winter_heating:
-    title: Cheaper winter heating
-    domain: utility
-    kind: reward
-    grades: [AAA, AA]
-    legal_basis: Rongcheng Measures on Personal Credit Rewards and Punishments
-    cross_domain_basis: Rongcheng Measures on Personal Credit Rewards - heating discounts
-"""
+RONGCHENG = SAMPLE_RULEBOOKS / "rongcheng-personal.yaml"
 
 
-def _rongcheng_with_rewards(tmp_path: Path, rewards: str = REWARDS) -> Path:
-    text = (SAMPLE_RULEBOOKS / "rongcheng-personal.yaml").read_text(encoding="utf-8")
-    book = tmp_path / "rongcheng-rewards.yaml"
-    book.write_text(text + rewards, encoding="utf-8")
+def _variant(tmp_path: Path, old: str, new: str) -> Path:
+    """The shipped Rongcheng rulebook with ``old`` replaced (once) by ``new``."""
+    text = RONGCHENG.read_text(encoding="utf-8")
+    assert old in text
+    book = tmp_path / "rongcheng-variant.yaml"
+    book.write_text(text.replace(old, new, 1), encoding="utf-8")
     return book
 
 
 @pytest.fixture
 def deployment(
-    store: Store, settings: Settings, registry: Registry, tmp_path: Path
+    store: Store, settings: Settings, registry: Registry
 ) -> tuple[Store, Settings, Registry]:
-    activate(
-        store, registry, _rongcheng_with_rewards(tmp_path), effective=date(2020, 1, 1), today=TODAY
-    )
+    activate(store, registry, RONGCHENG, effective=date(2020, 1, 1), today=TODAY)
     add_source(store, registry, "city", list(registry.record_types))
     heroic = [
         record_object(f"h{i}", BEST, "civic.heroic_act", day)
@@ -135,23 +126,24 @@ def test_a_bulk_check_answers_as_the_single_checks_do(
 def test_a_penalty_tied_to_a_grade_is_refused_by_lint_and_activation(
     store: Store, registry: Registry, tmp_path: Path
 ) -> None:
-    penalty = REWARDS.replace("kind: reward", "kind: penalty").replace(
-        "cheaper_winter_heating", "no_public_housing"
-    )
-    book = _rongcheng_with_rewards(tmp_path, penalty)
+    book = _variant(tmp_path, "kind: reward", "kind: penalty")  # cheaper_winter_heating
     rulebook, findings = lint_text(book.read_text(encoding="utf-8"), str(book), registry)
     assert rulebook is not None
     [refused] = [f for f in findings if f.severity is Severity.ERROR]
-    assert (refused.code, refused.path) == ("grade-penalty", "measures.no_public_housing.grades")
+    assert (refused.code, refused.path) == (
+        "grade-penalty",
+        "measures.cheaper_winter_heating.grades",
+    )
     with pytest.raises(
-        RulebookError, match=r"measures.no_public_housing.grades: .*\[grade-penalty\]"
+        RulebookError, match=r"measures.cheaper_winter_heating.grades: .*\[grade-penalty\]"
     ):
         activate(store, registry, book, effective=TODAY, today=TODAY)
 
 
-def test_a_measure_names_lists_or_grades_and_only_grades_of_its_bands() -> None:
-    text = (SAMPLE_RULEBOOKS / "rongcheng-personal.yaml").read_text(encoding="utf-8")
+def test_a_measure_names_lists_or_grades_and_only_grades_of_its_bands(tmp_path: Path) -> None:
+    unknown = _variant(tmp_path, "grades: [AAA, AA]", "grades: [S]")
     with pytest.raises(RulebookError, match="grade S is not one of the bands"):
-        parse_rulebook(text + REWARDS.replace("[AAA, AA]", "[S]"), origin="x")
+        parse_rulebook(unknown.read_text(encoding="utf-8"), origin="x")
+    neither = _variant(tmp_path, "    grades: [AAA, AA]\n", "")
     with pytest.raises(RulebookError, match=r"give imposed_by .* or grades"):
-        parse_rulebook(text + REWARDS.replace("    grades: [AAA, AA]\n", ""), origin="x")
+        parse_rulebook(neither.read_text(encoding="utf-8"), origin="x")

@@ -224,10 +224,10 @@ def test_drunk_driving_forces_grade_c_and_the_batch_agrees(deployment: Any) -> N
     )
     summary = rate_all(store, registry, as_of=TODAY, today=TODAY).to_json()
     assert summary["grades"] == {"C": 1}
-    assert summary["not_scored"] == {"rongcheng-personal@2026.2": 1}
+    assert summary["not_scored"] == {"rongcheng-personal@2026.3": 1}
     assert summary["listings"] == {"dishonest_debtors": 1}
     # The reasons count scored subjects only: OTHER's records do not count without consent.
-    reasons = summary["reasons"]["rongcheng-personal@2026.2"]
+    reasons = summary["reasons"]["rongcheng-personal@2026.3"]
     assert {r["rule"]: (r["subjects"], r["points"]) for r in reasons}["heroic_act"] == (1, 30)
     # Stored by the batch, answered from the store.
     assert _check(deployment, "no_high_speed_rail", TODAY, who=OTHER)["applies"] is True

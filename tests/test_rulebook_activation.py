@@ -34,7 +34,7 @@ def _doubled(tmp_path: Path) -> Path:
     old = "    record_type: utility.late_fees\n    points: -20\n"
     assert old in text
     text = text.replace(old, "    record_type: utility.late_fees\n    points: -40\n")
-    text = text.replace('version: "2026.2"', 'version: "2027.1"')
+    text = text.replace('version: "2026.3"', 'version: "2027.1"')
     path = tmp_path / "rongcheng-2027.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -89,8 +89,8 @@ def test_a_version_with_a_future_effective_date_changes_ratings_on_that_date_onl
     # answers under the old one, whenever it is asked.
     assert _score(store, registry, subject, date(2026, 7, 1)) == 980
     versions = {(v.version, v.effective_from) for v in every_version(store)}
-    assert versions == {("2026.2", date(2017, 5, 1)), ("2027.1", EFFECTIVE)}
-    old_id = next(v.id for v in every_version(store) if v.version == "2026.2")
+    assert versions == {("2026.3", date(2017, 5, 1)), ("2027.1", EFFECTIVE)}
+    old_id = next(v.id for v in every_version(store) if v.version == "2026.3")
     assert in_force(store, TODAY) == {old_id}
 
 
@@ -125,4 +125,4 @@ def test_the_command_line_records_who_activated_a_version_and_lists_it(
     assert [
         (r["version"], r["activated_by"], r["in_force"], r["announced"])
         for r in listed["rulebooks"]
-    ] == [("2026.2", operator, True, False), ("2027.1", operator, False, True)]
+    ] == [("2026.3", operator, True, False), ("2027.1", operator, False, True)]

@@ -64,7 +64,7 @@ def traffic_doubled(tmp: Path) -> Path:
         tmp,
         RONGCHENG,
         "rongcheng-next.yaml",
-        ('version: "2026.2"', 'version: "2026.3"'),
+        ('version: "2026.3"', 'version: "2026.4"'),
         (
             "record_type: traffic.violation\n    points: -5\n",
             "record_type: traffic.violation\n    points: -10\n",
@@ -303,8 +303,8 @@ def test_doubling_a_deduction_moves_those_it_counts_against_as_recomputed_one_by
 
     assert (report["rulebook"], report["old"]["version"], report["new"]["version"]) == (
         "rongcheng-personal",
-        "2026.2",
         "2026.3",
+        "2026.4",
     )
     assert_matches(report, expected_report(demo, RONGCHENG, new))
     # The change is not empty: tickets are common in the demo, and doubled they cost a grade.
@@ -419,7 +419,12 @@ def test_the_json_has_its_documented_keys(demo: Demo, tmp_path: Path) -> None:
         "old_subjects",
         "new_subjects",
     }
-    assert report["lists"] == [] and report["measures"] == []
+    assert report["lists"] == []
+    # Rongcheng's rewards are earned by grades: the same measures on both sides.
+    assert [(m["measure"], m["in_old"], m["in_new"]) for m in report["measures"]] == [
+        ("cheaper_winter_heating", True, True),
+        ("deposit_free_bike_rental", True, True),
+    ]
     # Regions are six-digit codes with their province; provinces add up to everyone.
     assert all(len(r["region_code"]) == 6 for r in report["by_region"] if r["region_code"])
     assert sum(p["subjects"] for p in report["by_province"]) == report["subjects"]

@@ -43,7 +43,10 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
                 sys.stdout.write(
                     orjson.dumps({"error": e.to_problem()}, default=str).decode() + "\n"
                 )
-            stderr.print(Text.assemble(("error: ", "bold red"), e.detail), highlight=False)
+            # Unwrapped: a message names files and paths, which a wrap would cut in two.
+            stderr.print(
+                Text.assemble(("error: ", "bold red"), e.detail), highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]; every batch reported as committed is kept")
