@@ -11,12 +11,22 @@ from typing import Any, ParamSpec, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from candor.errors import CandorError
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)
+
+
+def spinner(text: str = "[bold]{task.description}") -> Progress:
+    """A progress display on stderr for work of unknown length: a spinner, ``text`` (a Rich
+    column template over the task) and the time elapsed; gone when the work ends."""
+    return Progress(
+        SpinnerColumn(), TextColumn(text), TimeElapsedColumn(), console=stderr, transient=True
+    )
+
 
 P = ParamSpec("P")
 R = TypeVar("R")

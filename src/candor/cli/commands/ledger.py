@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from candor.cli.options import DbOption, JsonOption, settings_for
-from candor.cli.output import emit, reports_errors, stderr, stdout
+from candor.cli.output import emit, reports_errors, spinner, stdout
 from candor.services import ledger as service
 from candor.services.secret import load_secret
 from candor.store import open_store
@@ -85,13 +84,7 @@ def verify(db: DbOption = None, as_json: JsonOption = False) -> None:
     settings = settings_for(db)
     with (
         open_store(settings.database_url) as store,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]verify[/] {task.description}"),
-            TimeElapsedColumn(),
-            console=stderr,
-            transient=True,
-        ) as progress,
+        spinner("[bold]verify[/] {task.description}") as progress,
     ):
         task = progress.add_task("heads")
 

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from candor.cli.options import DbOption, JsonOption, settings_for
-from candor.cli.output import emit, reports_errors, stderr, stdout
+from candor.cli.output import emit, reports_errors, spinner, stdout
 from candor.errors import InvalidInput, NotFound
 from candor.services import notices as service
 from candor.services import subject_reads
@@ -40,13 +39,7 @@ def deliver(
     load_secret(settings)  # a missing secret fails before the store is touched
     with (
         open_store(settings.database_url) as store,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]deliver notices[/] {task.completed} attempted"),
-            TimeElapsedColumn(),
-            console=stderr,
-            transient=True,
-        ) as progress,
+        spinner("[bold]deliver notices[/] {task.completed} attempted") as progress,
     ):
         task = progress.add_task("deliver", total=None)
 

@@ -6,11 +6,10 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from candor.cli.options import AsOfOption, DbOption, JsonOption, day, settings_for
-from candor.cli.output import emit, reports_errors, stderr, stdout
+from candor.cli.output import emit, reports_errors, spinner, stdout
 from candor.errors import NotFound
 from candor.services import subject_reads
 from candor.services.explain import Explanation, RulebookExplained
@@ -31,13 +30,7 @@ def rate(as_of: AsOfOption = None, db: DbOption = None, as_json: JsonOption = Fa
     when, today = day(as_of), date.today()
     with (
         open_store(settings.database_url) as store,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            TimeElapsedColumn(),
-            console=stderr,
-            transient=True,
-        ) as progress,
+        spinner() as progress,
     ):
         task = progress.add_task("rating", total=None)
         summary = rate_all(

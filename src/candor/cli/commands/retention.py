@@ -6,10 +6,9 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from candor.cli.options import AsOfOption, DbOption, JsonOption, day, settings_for
-from candor.cli.output import emit, reports_errors, stderr, stdout
+from candor.cli.output import emit, reports_errors, spinner, stdout
 from candor.errors import NotFound
 from candor.services import retention as service
 from candor.services import subject_reads
@@ -38,13 +37,7 @@ def expire(
     on, today = day(as_of), date.today()
     with (
         open_store(settings.database_url) as store,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]retention[/] {task.description}"),
-            TimeElapsedColumn(),
-            console=stderr,
-            transient=True,
-        ) as progress,
+        spinner("[bold]retention[/] {task.description}") as progress,
     ):
         task = progress.add_task("looking for records past retention")
 

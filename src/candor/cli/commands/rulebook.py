@@ -9,11 +9,10 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from candor.cli.options import AsOfOption, DbOption, EffectiveOption, JsonOption, day, settings_for
-from candor.cli.output import emit, reports_errors, stderr, stdout
+from candor.cli.output import emit, reports_errors, spinner, stdout
 from candor.domain.rulebook_lint import POINTS_CAP, Finding, Severity
 from candor.services import rulebook_lint, subject_reads
 from candor.services import rulebooks as service
@@ -104,13 +103,7 @@ def diff(
     settings = settings_for(db)
     with (
         open_store(settings.database_url) as store,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            TimeElapsedColumn(),
-            console=stderr,
-            transient=True,
-        ) as progress,
+        spinner() as progress,
     ):
         task = progress.add_task("reading the rulebooks", total=None)
         found = diff_rulebooks(
