@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.progress import Progress
+
 from bench.core import REPO_ROOT
 
 _PROGRESS = "@bench-progress "
@@ -69,6 +71,22 @@ def run_child(target: str, kwargs: dict[str, Any], on_report: Report | None = No
     return ChildResult(
         final["result"], final["rss_before_kib"] / 1024, final["peak_rss_kib"] / 1024
     )
+
+
+def run_child_shown(
+    progress: Progress, area: str, label: str, target: str, kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """``run_child`` under a progress task ``area: label`` that shows the stages the child
+    reports; its result, with its peak RSS in MiB."""
+    task = progress.add_task(f"{area}: {label}", total=None)
+
+    def shown(doc: dict[str, Any]) -> None:
+        if "stage" in doc:
+            progress.update(task, description=f"{area}: {label} — {doc['stage']}")
+
+    done = run_child(target, kwargs, shown)
+    progress.update(task, completed=1, total=1)
+    return {**done.result, "peak_rss_mib": round(done.peak_rss_mib)}
 
 
 def _status_kib(field: str) -> int | None:

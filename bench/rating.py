@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from bench.child import Report, run_child
+from bench.child import Report, run_child_shown
 from bench.core import TODAY, Area, Context, Result, Target, absolute, compared
 from bench.pg import libpq_url, schema_url, scratch_schemas
 from candor.engine.execute import run_batch
@@ -909,15 +909,7 @@ def run(ctx: Context) -> list[Result]:
 
 
 def _child(ctx: Context, label: str, target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    task = ctx.progress.add_task(f"rating: {label}", total=None)
-
-    def progress(doc: dict[str, Any]) -> None:
-        if "stage" in doc:
-            ctx.progress.update(task, description=f"rating: {label} — {doc['stage']}")
-
-    done = run_child(f"bench.rating:{target}", kwargs, progress)
-    ctx.progress.update(task, completed=1, total=1)
-    return {**done.result, "peak_rss_mib": round(done.peak_rss_mib)}
+    return run_child_shown(ctx.progress, "rating", label, f"bench.rating:{target}", kwargs)
 
 
 def _batch(

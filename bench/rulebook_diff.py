@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.child import Report, run_child
+from bench.child import Report, run_child_shown
 from bench.core import TODAY, Area, Context, Result, Target, absolute, compared
 from candor.services.demo import DemoParameters, build_demo
 from candor.services.rating import rate_all
@@ -152,15 +152,9 @@ def diff_step(
 
 
 def _child(ctx: Context, label: str, target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    task = ctx.progress.add_task(f"rulebook_diff: {label}", total=None)
-
-    def progress(doc: dict[str, Any]) -> None:
-        if "stage" in doc:
-            ctx.progress.update(task, description=f"rulebook_diff: {label} — {doc['stage']}")
-
-    done = run_child(f"bench.rulebook_diff:{target}", kwargs, progress)
-    ctx.progress.update(task, completed=1, total=1)
-    return {**done.result, "peak_rss_mib": round(done.peak_rss_mib)}
+    return run_child_shown(
+        ctx.progress, "rulebook_diff", label, f"bench.rulebook_diff:{target}", kwargs
+    )
 
 
 # --- the area ------------------------------------------------------------------------------------

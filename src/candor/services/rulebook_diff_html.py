@@ -4,12 +4,12 @@ the page can be mailed, archived and printed as it is."""
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import altair as alt
-import jinja2
 import vl_convert
+
+from candor.services.templates import template
 
 # Regions in the region chart: the most populous (the JSON and the table have every region).
 REGIONS_CHARTED = 25
@@ -183,16 +183,6 @@ def charts(report: dict[str, Any]) -> dict[str, str]:
     return {name: _svg(chart) for name, chart in made.items() if chart is not None}
 
 
-def _template() -> jinja2.Template:
-    text = (
-        resources.files("candor.resources")
-        .joinpath("templates/rulebook_diff.html.j2")
-        .read_text(encoding="utf-8")
-    )
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(text)
-
-
 def render_html(report: dict[str, Any]) -> str:
     """``report`` (``RulebookDiff.to_json()``) as a self-contained HTML page."""
-    return _template().render(report=report, charts=charts(report))
+    return template("rulebook_diff.html.j2").render(report=report, charts=charts(report))

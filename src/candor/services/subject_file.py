@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from typing import Any
-
-import jinja2
 
 from candor.domain import merkle
 from candor.domain.access import Principal
@@ -32,6 +29,7 @@ from candor.services.plain import iso, plain
 from candor.services.repair import repairs_of
 from candor.services.secret import DeploymentSecret
 from candor.services.subject_reads import HISTORY_LIMIT, log_read, stated_purpose
+from candor.services.templates import template
 from candor.store import Store
 from candor.store import access_log as log
 from candor.store import ledger as ledger_rows
@@ -88,17 +86,7 @@ class SubjectFile:
 
     def html(self) -> str:
         """The file as a printable HTML document."""
-        return _template().render(file=self.to_json())
-
-
-def _template() -> jinja2.Template:
-    text = (
-        resources.files("candor.resources")
-        .joinpath("templates/subject_file.html.j2")
-        .read_text(encoding="utf-8")
-    )
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(text)
+        return template("subject_file.html.j2").render(file=self.to_json())
 
 
 def subject_file(
