@@ -201,7 +201,7 @@ def _measure(ctx: Context, work: Path, name: str) -> list[Result]:
         compared(
             AREA_NAME,
             name,
-            "candor diff_rulebooks / one rate_all",
+            "the diff (services.rulebook_diff) / one rate_all",
             best["seconds"],
             "s",
             baseline="rate_all of the same store as of the same date, computed and not "
@@ -214,7 +214,7 @@ def _measure(ctx: Context, work: Path, name: str) -> list[Result]:
         absolute(
             AREA_NAME,
             name,
-            "candor diff_rulebooks and its HTML report",
+            "the diff and its HTML report",
             whole,
             "s",
             target=SECONDS_TARGET,
