@@ -1,0 +1,47 @@
+"""The one seam between candor's linkage and the database Splink runs its SQL on.
+
+DuckDB, in memory, is the default: one machine, no server, fast enough for a city. Splink's
+Spark API plugs in here for a country (``splink.backends.spark.SparkAPI``, given a
+SparkSession); every other module takes a ``DatabaseAPI`` and never names a backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+from splink import DuckDBAPI, Linker, SettingsCreator
+from splink.internals.database_api import DatabaseAPISubClass
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+
+def default_api() -> DatabaseAPISubClass:
+    """A fresh in-memory DuckDB for one linkage run."""
+    return DuckDBAPI()
+
+
+def register(api: DatabaseAPISubClass, tables: Sequence[pa.Table]) -> list[SplinkDataFrame]:
+    """The prepared tables in ``api``, named records_1, records_2 … (the source_dataset of each
+    record when several are linked)."""
+    return [
+        api.register(table, dataset_display_name=f"records_{i}")
+        for i, table in enumerate(tables, start=1)
+    ]
+
+
+def linker(
+    api: DatabaseAPISubClass, tables: Sequence[pa.Table], model: SettingsCreator | dict[str, Any]
+) -> Linker:
+    """A Splink linker over ``tables``: one for deduplication, several to link."""
+    frames = register(api, tables)
+    # log_level=None: Splink leaves logging as the application configured it.
+    return Linker(frames[0] if len(frames) == 1 else frames, model, log_level=None)
+
+
+def to_arrow(frame: SplinkDataFrame) -> pa.Table:
+    """A Splink result as an Arrow table, column for column (Splink's own ``as_pyarrow_table``
+    goes through Python lists)."""
+    if isinstance(frame.db_api, DuckDBAPI):
+        return frame.as_duckdbpyrelation().to_arrow_table()
+    return frame.as_pyarrow_table()  # type: ignore[no-untyped-call]
