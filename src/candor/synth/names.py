@@ -81,6 +81,14 @@ def _clean_prefixes() -> list[str]:
 
 def person_names(rng: np.random.Generator, male: npt.NDArray[np.bool_]) -> Strings:
     """Surname (by Faker's frequency weights) and a given name matching the sex."""
+    surname, given = person_name_parts(rng, male)
+    return np.char.add(surname, given)
+
+
+def person_name_parts(
+    rng: np.random.Generator, male: npt.NDArray[np.bool_]
+) -> tuple[Strings, Strings]:
+    """``person_names`` as its surnames and given names (the same draws, in the same order)."""
     n = len(male)
     surnames = np.array(list(PersonProvider.last_names.keys()))
     weights = np.array(list(PersonProvider.last_names.values()), dtype=np.float64)
@@ -92,7 +100,7 @@ def person_names(rng: np.random.Generator, male: npt.NDArray[np.bool_]) -> Strin
         rng.choice(men, size=n),
         rng.choice(women, size=n),
     )
-    return np.char.add(surname, given)
+    return surname, given
 
 
 def _brands(rng: np.random.Generator, n: int) -> Strings:

@@ -85,7 +85,7 @@ class Population:
         return np.arange(self.size) < self.persons
 
 
-def _birth_dates(rng: np.random.Generator, n: int, today: date) -> Days:
+def birth_dates(rng: np.random.Generator, n: int, today: date) -> Days:
     bands = rng.choice(len(AGE_BANDS), size=n, p=[share for _, _, share in AGE_BANDS])
     low = np.array([lo for lo, _, _ in AGE_BANDS])[bands]
     high = np.array([hi for _, hi, _ in AGE_BANDS])[bands]
@@ -103,7 +103,7 @@ def build(
     """Draw the persons and organisations, with unique valid identifiers."""
     book = AddressBook.draw(fake)
 
-    born = _birth_dates(rng, persons, today)
+    born = birth_dates(rng, persons, today)
     male = rng.random(persons) < MALE_SHARE
     person_region = region_codes(rng, persons, PERSON_ORIGIN_SHARES)
     person_ids = resident_ids(rng, person_region, born, male)
