@@ -26,8 +26,9 @@ UNIQUE_ID = "record_id"
 _ISO_DATE = "%Y-%m-%d"
 
 
-def _name(prefix: str, description: str) -> ComparisonCreator:
-    """A name in two forms: its characters, and its romanised (pinyin) form."""
+def _name(prefix: str, description: str, *, in_full: bool) -> ComparisonCreator:
+    """A name in two forms: its characters, and its romanised (pinyin) form; ``in_full`` (a
+    person's own name) adds how close the romanised forms are and whether a part is shared."""
     levels: list[Any] = [
         cll.NullLevel(f"{prefix}_key"),
         cll.ExactMatchLevel(f"{prefix}_characters").configure(label_for_charts="same characters"),
@@ -35,7 +36,7 @@ def _name(prefix: str, description: str) -> ComparisonCreator:
             label_for_charts="same romanised name (script, spacing or order differ)"
         ),
     ]
-    if prefix == "name":  # persons: the romanised form in order, and the parts of the name
+    if in_full:
         levels += [
             cll.JaroWinklerLevel("name_romanised", 0.92),
             cll.JaroWinklerLevel("name_romanised", 0.85),
@@ -118,16 +119,16 @@ def comparisons(kind: Kind) -> list[ComparisonCreator]:
     """The comparisons of one kind of subject, in the order explanations list them."""
     if kind is Kind.PERSON:
         return [
-            _name("name", "name (characters and pinyin)"),
+            _name("name", "name (characters and pinyin)", in_full=True),
             _birth_date(),
             _region_code(),
             _address(),
             _identifier(),
         ]
     return [
-        _name("name", "name without its legal form"),
+        _name("name", "name without its legal form", in_full=False),
         _region_code(),
-        _name("representative", "legal representative"),
+        _name("representative", "legal representative", in_full=False),
         _address(),
         _identifier(),
     ]
@@ -148,7 +149,7 @@ def blocking_rules(kind: Kind) -> list[BlockingRuleCreator]:
         ]
     return [
         block_on("identifier"),
-        block_on("name"),
+        block_on("name_characters"),
         block_on("representative_key", "region_code"),
         block_on("address"),
     ]
@@ -159,7 +160,7 @@ def training_rules(kind: Kind) -> list[BlockingRuleCreator]:
     and estimates the others, so that together every comparison is estimated."""
     if kind is Kind.PERSON:
         return [block_on("name_key"), block_on("birth_date"), block_on("identifier")]
-    return [block_on("name"), block_on("identifier")]
+    return [block_on("name_characters"), block_on("identifier")]
 
 
 def deterministic_rules(kind: Kind) -> list[BlockingRuleCreator]:
@@ -171,7 +172,10 @@ def deterministic_rules(kind: Kind) -> list[BlockingRuleCreator]:
             block_on("name_key", "birth_date"),
             block_on("identifier", "name_key"),
         ]
-    return [block_on("identifier", "name"), block_on("name", "region_code")]
+    return [
+        block_on("identifier", "name_characters"),
+        block_on("name_characters", "region_code"),
+    ]
 
 
 def settings(kind: Kind, link_type: LinkType = "dedupe_only") -> SettingsCreator:

@@ -10,6 +10,7 @@ probabilities only: no record value goes into the file.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Sequence
@@ -75,7 +76,8 @@ class LinkageModel:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {**self._body(), "identifier": self.identifier}
+        """The file's document; a copy, so that changing it cannot change the model."""
+        return copy.deepcopy({**self._body(), "identifier": self.identifier})
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False, sort_keys=True)
@@ -90,7 +92,7 @@ class LinkageModel:
         try:
             model = cls(
                 kind=Kind(doc["kind"]),
-                splink_model=doc["splink_model"],
+                splink_model=copy.deepcopy(doc["splink_model"]),
                 training_data_hash=doc["training_data_hash"],
                 splink_version=doc["splink_version"],
             )

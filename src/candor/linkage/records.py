@@ -83,8 +83,11 @@ def _person(row: Row) -> dict[str, Any]:
 def _organisation(row: Row) -> dict[str, Any]:
     representative = _text(row, "representative")
     identifier = normalise.identifier(_text(row, "identifier"))
+    stripped = normalise.strip_legal_form(_text(row, "name"))
     return {
-        "name": normalise.organisation_name(_text(row, "name")),
+        # Compared like a person's name, once the legal form is gone.
+        "name_characters": normalise.name_characters(stripped),
+        "name_key": normalise.romanised_key(stripped),
         "region_code": normalise.region_code(_text(row, "region_code")),
         "representative_characters": normalise.name_characters(representative),
         "representative_key": normalise.romanised_key(representative),

@@ -4,7 +4,9 @@ m by expectation maximisation — Splink's unsupervised recipe, in one function.
 from __future__ import annotations
 
 from splink.internals.database_api import DatabaseAPISubClass
+from splink.internals.exceptions import EMTrainingException
 
+from candor.errors import InvalidInput
 from candor.linkage import backend
 from candor.linkage.comparisons import (
     LinkType,
@@ -43,11 +45,26 @@ def train(
     training.estimate_probability_two_random_records_match(
         list(deterministic_rules(kind)), recall=DETERMINISTIC_RECALL
     )
+    if linker.misc.save_model_to_json()["probability_two_random_records_match"] == 0:
+        raise InvalidInput(
+            f"no two {kind.value} records agree on the fields that make a pair near certain "
+            "(identifier, birth date, name): the prior cannot be estimated without labels"
+        )
     # One chunk: Splink's early stop (several chunks, each re-joining the whole sample) only
     # pays when every level is common, and a name agreeing exactly never is among non-matches.
     training.estimate_u_using_random_sampling(max_pairs=u_sample_pairs, seed=seed, num_chunks=1)
+    sessions = 0
     for rule in training_rules(kind):
-        training.estimate_parameters_using_expectation_maximisation(rule)
+        try:
+            training.estimate_parameters_using_expectation_maximisation(rule)
+            sessions += 1
+        except EMTrainingException:  # no pair agrees on this rule (e.g. no names in the batch)
+            continue
+    if sessions == 0:
+        raise InvalidInput(
+            f"no {kind.value} records agree on any training rule: too few records, or the "
+            "fields that tell subjects apart are missing"
+        )
     return LinkageModel(
         kind=kind,
         splink_model=linker.misc.save_model_to_json(),
