@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bench import checks, ingest, ledger, rating, rulebook_diff
+from bench import checks, ingest, ledger, linkage, rating, rulebook_diff
 from bench.core import BENCH_DIR, REPO_ROOT, Area, Context, Result
 from bench.machine import facts
 from bench.pg import configured_url
@@ -38,7 +38,14 @@ from bench.report import (
 
 AREAS: dict[str, Area] = {
     area.name: area
-    for area in (ingest.AREA, checks.AREA, rating.AREA, rulebook_diff.AREA, ledger.AREA)
+    for area in (
+        ingest.AREA,
+        checks.AREA,
+        rating.AREA,
+        rulebook_diff.AREA,
+        ledger.AREA,
+        linkage.AREA,
+    )
 }
 RESULTS = BENCH_DIR / "results.json"
 README = REPO_ROOT / "README.md"
