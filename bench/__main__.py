@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bench import checks, ingest, ledger, linkage, rating, rulebook_diff
+from bench import checks, ingest, ledger, linkage, linkage_synthetic, rating, rulebook_diff
 from bench.core import BENCH_DIR, REPO_ROOT, Area, Context, Result
 from bench.machine import facts
 from bench.pg import configured_url
@@ -45,6 +45,7 @@ AREAS: dict[str, Area] = {
         rulebook_diff.AREA,
         ledger.AREA,
         linkage.AREA,
+        linkage_synthetic.AREA,
     )
 }
 RESULTS = BENCH_DIR / "results.json"

@@ -63,6 +63,15 @@ def _tail(identifier: str | None) -> str | None:
     return identifier[-4:] if identifier and len(identifier) >= 4 else None
 
 
+def _birth_segment(identifier: str | None) -> str | None:
+    # A resident identity number's birth date (characters 7-14): a damaged identifier mostly
+    # keeps it, so a record without a birth date of its own can still be found by it. Used to
+    # block, never compared: the birth date comparison reads only a birth date given as such.
+    if identifier is None or len(identifier) < 17 or not identifier[6:14].isdigit():
+        return None
+    return identifier[6:14]
+
+
 def _person(row: Row) -> dict[str, Any]:
     name = _text(row, "name")
     tokens = normalise.romanised_tokens(name)
@@ -77,6 +86,7 @@ def _person(row: Row) -> dict[str, Any]:
         "address": normalise.address(_text(row, "address")),
         "identifier": identifier,
         "identifier_tail": _tail(identifier),
+        "identifier_birth": _birth_segment(identifier),
     }
 
 

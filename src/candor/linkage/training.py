@@ -3,13 +3,20 @@ m by expectation maximisation — Splink's unsupervised recipe, in one function.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import EMTrainingException
 
 from candor.errors import InvalidInput
 from candor.linkage import backend
 from candor.linkage.comparisons import (
+    BROAD_PAIRS_PER_RECORD,
+    BlockKey,
     LinkType,
+    blocking_keys,
     deterministic_rules,
     settings,
     training_rules,
@@ -27,6 +34,34 @@ DETERMINISTIC_RECALL = 0.7
 U_SAMPLE_PAIRS = 1e6
 
 
+def broad_keys_within(tables: Sequence[pa.Table], kind: Kind) -> list[BlockKey]:
+    """The kind's broad blocking keys whose blocks hold at most ``BROAD_PAIRS_PER_RECORD``
+    pairs per record over ``tables`` (counted as if they were one table: for linking, an upper
+    bound). Counted from block sizes in DuckDB, without making a pair."""
+    _, broad = blocking_keys(kind)
+    if not broad:
+        return []
+    budget = BROAD_PAIRS_PER_RECORD * sum(t.num_rows for t in tables)
+    con = duckdb.connect()
+    try:
+        con.register("prepared", pa.concat_tables(tables, promote_options="default"))
+        kept = []
+        for key in broad:
+            columns = ", ".join(key)
+            present = " AND ".join(f"({c}) IS NOT NULL" for c in key)
+            # The keys are candor's own constants (``blocking_keys``), never input.
+            query = (
+                "SELECT COALESCE(SUM(n * (n - 1) / 2), 0) FROM (SELECT COUNT(*) AS n "  # noqa: S608
+                f"FROM prepared WHERE {present} GROUP BY {columns})"
+            )
+            pairs = con.execute(query).fetchone()
+            if pairs is not None and pairs[0] <= budget:
+                kept.append(key)
+        return kept
+    finally:
+        con.close()
+
+
 def train(
     records: Records,
     kind: Kind,
@@ -40,7 +75,8 @@ def train(
     tables to link, see ``sources``). ``seed`` makes the u sample, and so the model,
     repeatable; ``u_sample_pairs`` bounds it (all pairs of a small population are fewer)."""
     tables = checked(prepare_sources(records, kind), link_type)
-    linker = backend.linker(api or backend.default_api(), tables, settings(kind, link_type))
+    broad = broad_keys_within(tables, kind)
+    linker = backend.linker(api or backend.default_api(), tables, settings(kind, link_type, broad))
     training = linker.training
     training.estimate_probability_two_random_records_match(
         list(deterministic_rules(kind)), recall=DETERMINISTIC_RECALL
