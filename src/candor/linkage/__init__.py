@@ -7,6 +7,8 @@ identifier says so. Probabilistic linkage with Splink (Fellegi–Sunter, trained
                                       │                    │
                                     link (clusters)      decide (link / review / new subject)
 
+    new batch + known records ─> predict_incoming ─> assign (known subject / new / conflict)
+
 Engine level: no store, no services. The services layer decides what a link means for a
 subject's file (issue 7: an unreviewed probabilistic link never causes a listing).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from candor.linkage.clusters import clusters, link
 from candor.linkage.comparisons import LinkType, blocking_rules, comparisons, settings
 from candor.linkage.decision import Outcome, Thresholds, decide
+from candor.linkage.incremental import Assignment, assign, predict_incoming
 from candor.linkage.model import LinkageModel
 from candor.linkage.prediction import Contribution, Pair, Predictions, predict
 from candor.linkage.records import FIELDS, Kind, prepare
@@ -24,6 +27,7 @@ from candor.linkage.training import train
 
 __all__ = [
     "FIELDS",
+    "Assignment",
     "Contribution",
     "Kind",
     "LinkType",
@@ -34,12 +38,14 @@ __all__ = [
     "Prepared",
     "Records",
     "Thresholds",
+    "assign",
     "blocking_rules",
     "clusters",
     "comparisons",
     "decide",
     "link",
     "predict",
+    "predict_incoming",
     "prepare",
     "prepare_sources",
     "settings",

@@ -39,6 +39,12 @@ def linker(
     return Linker(frames[0] if len(frames) == 1 else frames, model, log_level=None)
 
 
+def linker_over(frame: SplinkDataFrame, model: dict[str, Any]) -> Linker:
+    """A linker over a table already registered (for ``predict_between`` and
+    ``predict_within``, which take their tables as arguments)."""
+    return Linker(frame, model, log_level=None)
+
+
 def to_arrow(frame: SplinkDataFrame) -> pa.Table:
     """A Splink result as an Arrow table, column for column (Splink's own ``as_pyarrow_table``
     goes through Python lists)."""
