@@ -7,6 +7,7 @@ SparkSession); every other module takes a ``DatabaseAPI`` and never names a back
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,36 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 def default_api() -> DatabaseAPISubClass:
     """A fresh in-memory DuckDB for one linkage run."""
     return DuckDBAPI()
+
+
+def local_spark(cores: int = 2) -> Any:
+    """A Spark session on this machine (``local[cores]``), set up as Splink's Spark backend
+    needs: Splink's similarity functions (the JAR in its wheel) and a checkpoint directory.
+    pyspark is imported here only: the DuckDB path never needs it."""
+    from pyspark.sql import SparkSession  # noqa: PLC0415
+    from splink.backends.spark import similarity_jar_location  # noqa: PLC0415
+
+    session = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("candor-linkage")
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.sql.shuffle.partitions", str(2 * cores))
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="candor-spark-"))
+    return session
+
+
+def spark_api(session: Any | None = None) -> DatabaseAPISubClass:
+    """Splink's Spark backend over ``session`` (a local one by default): for populations
+    beyond one machine, given a cluster's session."""
+    from splink.backends.spark import SparkAPI  # noqa: PLC0415
+
+    return SparkAPI(  # type: ignore[no-untyped-call]
+        spark_session=session if session is not None else local_spark()
+    )
 
 
 def register(api: DatabaseAPISubClass, tables: Sequence[pa.Table]) -> list[SplinkDataFrame]:

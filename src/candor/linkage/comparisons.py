@@ -24,7 +24,6 @@ from candor.linkage.records import Kind
 LinkType = Literal["dedupe_only", "link_only", "link_and_dedupe"]
 UNIQUE_ID = "record_id"
 # The date every prepared birth_date is written in (normalise.birth_date).
-_ISO_DATE = "%Y-%m-%d"
 
 
 def _name(prefix: str, description: str, *, in_full: bool) -> ComparisonCreator:
@@ -60,8 +59,8 @@ def _birth_date() -> ComparisonCreator:
             "birth_date",
             threshold=threshold,
             metric=metric,  # type: ignore[arg-type]
+            # ISO dates (``records.prepare``): each dialect's default format reads them.
             input_is_string=True,
-            datetime_format=_ISO_DATE,
         ).configure(label_for_charts=f"within {threshold} {metric}")
 
     return cl.CustomComparison(

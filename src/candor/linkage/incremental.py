@@ -25,6 +25,7 @@ from splink.internals.database_api import DatabaseAPISubClass
 
 from candor.errors import InvalidInput
 from candor.linkage import backend
+from candor.linkage.dialects import for_backend
 from candor.linkage.model import LinkageModel
 from candor.linkage.prediction import Predictions
 from candor.linkage.sources import Records, prepare_sources
@@ -59,7 +60,7 @@ def predict_incoming(
         raise InvalidInput(f"record ids in both the new and the known records: {sorted(clash)[:5]}")
     db = api or backend.default_api()
     fresh, settled = backend.register(db, [new.tables[0], old.tables[0]])
-    inference = backend.linker_over(fresh, dict(model.splink_model)).inference
+    inference = backend.linker_over(fresh, for_backend(model, db)).inference
     between = inference.predict_between(
         fresh,
         settled,

@@ -30,8 +30,12 @@ class PositionsDifferLevel(ComparisonLevelCreator):
         match sql_dialect.sql_dialect_str:
             case "duckdb":
                 return f"{same_length} AND hamming({left}, {right}) <= {self.most}"
-            case "spark":  # equal lengths: Levenshtein counts substitutions only
-                return f"{same_length} AND levenshtein({left}, {right}) <= {self.most}"
+            case "spark":  # no hamming: count the positions that differ
+                differing = (
+                    f"size(filter(sequence(1, length({left})), "
+                    f"i -> substr({left}, i, 1) != substr({right}, i, 1)))"
+                )
+                return f"{same_length} AND {differing} <= {self.most}"
         raise _unsupported("PositionsDifferLevel", sql_dialect)
 
     def create_label_for_charts(self) -> str:

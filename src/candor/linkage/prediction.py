@@ -19,6 +19,7 @@ from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.waterfall_chart import records_to_waterfall_data
 
 from candor.linkage import backend
+from candor.linkage.dialects import for_backend
 from candor.linkage.model import LinkageModel
 from candor.linkage.sources import Records, checked, prepare_sources
 
@@ -101,7 +102,8 @@ def predict(
     """Every pair the model's blocking rules find among ``records`` (in the model's link type),
     scored; only those at or above ``min_probability`` when given."""
     tables = checked(prepare_sources(records, model.kind), model.link_type)
-    linker = backend.linker(api or backend.default_api(), tables, dict(model.splink_model))
+    db = api or backend.default_api()
+    linker = backend.linker(db, tables, for_backend(model, db))
     scored = linker.inference.predict(
         threshold_match_probability=min_probability, warning_mode="never"
     )
