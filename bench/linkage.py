@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -103,10 +104,20 @@ def scores(found: set[tuple[str, str]], true: set[tuple[str, str]]) -> dict[str,
 # --- the measured steps, each in a child process -----------------------------------------------
 
 
-def candor_step(*, dataset: int, report: Report) -> dict[str, Any]:
-    """candor's pipeline on one FEBRL set: prepare, train, predict, cluster."""
-    import pyarrow as pa  # noqa: PLC0415
+@dataclass(frozen=True)
+class Linked:
+    """What candor's timed pipeline gives: its stages' seconds, all in all, and its result."""
 
+    stages: dict[str, float]
+    seconds: float
+    model: Any  # LinkageModel
+    predictions: Any  # Predictions
+    found: set[tuple[str, str]]  # every pair within a cluster at the automatic-link threshold
+
+
+def candor_pipeline(records: Any, link_type: str, report: Report, *, seed: int = 0) -> Linked:
+    """candor's linkage, timed stage by stage: prepare, train, predict, cluster at the
+    automatic-link threshold (``Thresholds().link``)."""
     from candor.linkage import (  # noqa: PLC0415
         Kind,
         Thresholds,
@@ -117,36 +128,44 @@ def candor_step(*, dataset: int, report: Report) -> dict[str, Any]:
         train,
     )
 
-    frames, true = febrl(dataset)
-    sources = [pa.Table.from_pylist(person_rows(f)) for f in frames]
-    records: Any = sources[0] if len(sources) == 1 else sources
-    link_type = "dedupe_only" if len(sources) == 1 else "link_only"
-    threshold = Thresholds().link
     stages: dict[str, float] = {}
     started = time.perf_counter()
     report({"stage": "prepare"})
     prepared = prepare_sources(records, Kind.PERSON)
     stages["prepare"] = time.perf_counter() - started
     report({"stage": "train"})
-    model = train(prepared, Kind.PERSON, link_type=link_type)
+    model = train(prepared, Kind.PERSON, link_type=link_type, seed=seed)
     stages["train"] = time.perf_counter() - started - sum(stages.values())
     report({"stage": "predict"})
     predictions = predict(model, prepared)
     stages["predict"] = time.perf_counter() - started - sum(stages.values())
     report({"stage": "cluster"})
-    assignment = link(predictions, threshold)
+    assignment = link(predictions, Thresholds().link)
     stages["cluster"] = time.perf_counter() - started - sum(stages.values())
     seconds = time.perf_counter() - started
-    found = cluster_pairs(clusters(assignment))
-    probabilities = predictions.table.column("match_probability").to_pylist()
+    return Linked(stages, seconds, model, predictions, cluster_pairs(clusters(assignment)))
+
+
+def candor_step(*, dataset: int, report: Report) -> dict[str, Any]:
+    """candor's pipeline on one FEBRL set: prepare, train, predict, cluster."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    from candor.linkage import Thresholds  # noqa: PLC0415
+
+    frames, true = febrl(dataset)
+    sources = [pa.Table.from_pylist(person_rows(f)) for f in frames]
+    records: Any = sources[0] if len(sources) == 1 else sources
+    link_type = "dedupe_only" if len(sources) == 1 else "link_only"
+    done = candor_pipeline(records, link_type, report)
+    probabilities = done.predictions.table.column("match_probability").to_pylist()
     review = Thresholds()
     return {
-        "seconds": seconds,
-        "stages": stages,
-        "pairs_scored": len(predictions),
+        "seconds": done.seconds,
+        "stages": done.stages,
+        "pairs_scored": len(done.predictions),
         "pairs_to_review": sum(review.review <= p < review.link for p in probabilities),
-        "model": model.identifier,
-        **scores(found, true),
+        "model": done.model.identifier,
+        **scores(done.found, true),
     }
 
 

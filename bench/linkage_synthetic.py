@@ -15,13 +15,12 @@ automatic link lists the wrong person; F1 is reported.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from typing import Any
 
 from bench.child import Report, run_child_shown
 from bench.core import Area, Context, Result, Target, absolute
-from bench.linkage import cluster_pairs, scores
+from bench.linkage import candor_pipeline, cluster_pairs, scores
 
 AREA_NAME = "linkage_synthetic"
 PERSONS = 400_000
@@ -33,15 +32,6 @@ PRECISION_TARGET = Target(">=", 0.99)
 
 def candor_step(*, persons: int, seed: int, report: Report) -> dict[str, Any]:
     """candor's pipeline on the generated records: prepare, train, predict, cluster."""
-    from candor.linkage import (  # noqa: PLC0415
-        Kind,
-        Thresholds,
-        clusters,
-        link,
-        predict,
-        prepare_sources,
-        train,
-    )
     from candor.synth.linkage import person_records  # noqa: PLC0415
 
     report({"stage": "generate (not timed)"})
@@ -53,24 +43,10 @@ def candor_step(*, persons: int, seed: int, report: Report) -> dict[str, Any]:
     ids = fields.get_column("record_id").to_list()
     person = dict(zip(ids, made.table.get_column("person").to_list(), strict=True))
     tags = dict(zip(ids, made.table.get_column("corruptions").to_list(), strict=True))
-    stages: dict[str, float] = {}
-    started = time.perf_counter()
-    report({"stage": "prepare"})
-    prepared = prepare_sources(records, Kind.PERSON)
-    stages["prepare"] = time.perf_counter() - started
-    report({"stage": "train"})
-    model = train(prepared, Kind.PERSON, seed=seed)
-    stages["train"] = time.perf_counter() - started - sum(stages.values())
-    report({"stage": "predict"})
-    predictions = predict(model, prepared)
-    stages["predict"] = time.perf_counter() - started - sum(stages.values())
-    report({"stage": "cluster"})
-    assignment = link(predictions, Thresholds().link)
-    stages["cluster"] = time.perf_counter() - started - sum(stages.values())
-    seconds = time.perf_counter() - started
+    done = candor_pipeline(records, "dedupe_only", report, seed=seed)
+    found = done.found
 
     report({"stage": "scoring (not timed)"})
-    found = cluster_pairs(clusters(assignment))
     by_person: dict[int, list[str]] = defaultdict(list)
     for record_id, who in person.items():
         by_person[who].append(record_id)
@@ -85,11 +61,11 @@ def candor_step(*, persons: int, seed: int, report: Report) -> dict[str, Any]:
             {p for p in found if carries(p)}, {p for p in true if carries(p)}
         )
     return {
-        "seconds": seconds,
-        "stages": stages,
+        "seconds": done.seconds,
+        "stages": done.stages,
         "records": records.num_rows,
-        "pairs_scored": len(predictions),
-        "model": model.identifier,
+        "pairs_scored": len(done.predictions),
+        "model": done.model.identifier,
         "by_corruption": broken_down,
         **scores(found, true),
     }
