@@ -13,9 +13,20 @@ from __future__ import annotations
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.dialects import SplinkDialect
 
+# The backends candor's linkage runs on; every level here writes SQL for each of them.
+BACKENDS = ("duckdb", "spark")
 
-def _unsupported(level: str, dialect: SplinkDialect) -> NotImplementedError:
-    return NotImplementedError(f"{level} has no SQL for the {dialect.sql_dialect_str} backend")
+
+class UnsupportedBackend(ValueError):
+    """A backend candor's linkage does not run on (a deliberate refusal, not a gap: the levels
+    would need SQL of their own there, and tests to hold it to DuckDB's answers)."""
+
+
+def _unsupported(level: str, dialect: SplinkDialect) -> UnsupportedBackend:
+    return UnsupportedBackend(
+        f"{level}: candor's linkage runs on {' and '.join(BACKENDS)}, not on "
+        f"{dialect.sql_dialect_str}"
+    )
 
 
 class PositionsDifferLevel(ComparisonLevelCreator):
